@@ -1,0 +1,155 @@
+"""Settings: the one place where the environment is read.
+
+``load_settings(environ, instance_path)`` turns environment variables into the
+Flask config mapping. Every variable, its default and its meaning is listed in
+``SETTINGS`` below and in the README's configuration table. Nothing here runs at
+import time: ``petitions.create_app`` calls ``load_settings`` when it builds an app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings are unsafe or inconsistent for the chosen environment."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    doc: str
+
+
+def _database_url(value: str) -> str:
+    """Accept the usual ``postgres://`` and ``postgresql://`` forms and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix):]
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("APP_ENV", str, "development",
+            "`development`, `testing` or `production`. Production refuses unsafe defaults."),
+    Setting("SECRET_KEY", str, DEV_SECRET_KEY,
+            "Signs sessions and CSRF tokens. Must be set in production."),
+    Setting("DATABASE_URL", _database_url, None,
+            "SQLAlchemy URL. Default: SQLite file `instance/petitions.sqlite`."),
+    Setting("CELERY_BROKER_URL", str, None,
+            "Celery broker. Default: kombu's filesystem transport under `instance/broker/` "
+            "(no server needed). Production: `redis://…`."),
+    Setting("REDIS_URL", str, None,
+            "Redis for shared state (rate limits, caches); the broker default when set."),
+    Setting("BASE_URL", str, "http://127.0.0.1:5000",
+            "Public address used to build links in emails. Must be set in production."),
+    Setting("MAIL_SERVER", str, None,
+            "SMTP host. Unset: mail is written to `MAIL_OUTBOX_DIR` and the link is logged."),
+    Setting("MAIL_PORT", int, 25, "SMTP port."),
+    Setting("MAIL_USERNAME", str, None, "SMTP user name, if the server wants one."),
+    Setting("MAIL_PASSWORD", str, None, "SMTP password."),
+    Setting("MAIL_USE_TLS", _bool, False, "STARTTLS after connecting."),
+    Setting("MAIL_USE_SSL", _bool, False, "Implicit TLS (SMTPS, usually port 465)."),
+    Setting("MAIL_TIMEOUT", float, 10.0, "Seconds before an SMTP connection attempt gives up."),
+    Setting("MAIL_DEFAULT_SENDER", str, "Urgent Actions <actions@localhost>",
+            "The From address of every message."),
+    Setting("MAIL_OUTBOX_DIR", str, None,
+            "Folder for mail when no SMTP server is set. Default: `instance/outbox/`."),
+    Setting("MAIL_RETRY_MAX", int, 10,
+            "How many times a temporary mail failure is retried (exponential backoff)."),
+    Setting("MAIL_RETRY_BACKOFF_MAX", int, 600, "Longest wait between two mail retries, seconds."),
+    Setting("PII_ENCRYPTION_KEYS", _list, [],
+            "Comma-separated AES-256 keys (base64url); the first encrypts, all decrypt. "
+            "Development generates `instance/pii-keys.json`; production requires them."),
+    Setting("PII_INDEX_KEY", str, None,
+            "Key (base64url) of the HMAC digests used to find an address without decrypting."),
+    Setting("CONFIRMATION_MAX_AGE_HOURS", int, 168,
+            "How long a confirmation link stays valid."),
+    Setting("CONFIRMATION_RESEND_INTERVAL_SECONDS", int, 300,
+            "Signing again while pending re-sends the confirmation at most this often."),
+    Setting("UNCONFIRMED_RETENTION_DAYS", int, 30,
+            "Signatures never confirmed are deleted after this many days."),
+    Setting("IP_DIGEST_RETENTION_DAYS", int, 30,
+            "Keyed digests of signers' IP addresses are erased after this many days."),
+    Setting("OUTBOX_REDISPATCH_AFTER_SECONDS", int, 600,
+            "Mail still unsent this long after its hand-off to the broker is handed off again."),
+    Setting("OUTBOX_DISPATCH_INTERVAL_SECONDS", float, 10.0,
+            "How often the scheduler hands unsent mail to the broker."),
+    Setting("TRUSTED_PROXIES", int, 0,
+            "How many reverse proxies in front of the app set X-Forwarded-For (0: none)."),
+    Setting("LOG_LEVEL", str, "INFO", "Python logging level."),
+)
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  instance_path: str | os.PathLike[str] = "instance",
+                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read every setting from ``environ`` (default ``os.environ``), apply ``overrides``
+    (already parsed values, as tests pass them), then fill in the derived defaults."""
+    environ = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None or raw == "":
+            values[setting.name] = setting.default
+        else:
+            try:
+                values[setting.name] = setting.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{setting.name}: {exc}") from exc
+    values.update(overrides or {})
+
+    if values["APP_ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if values["DATABASE_URL"] is None:
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'petitions.sqlite'}"
+    if values["CELERY_BROKER_URL"] is None:
+        values["CELERY_BROKER_URL"] = values["REDIS_URL"] or "filesystem://"
+    if values["MAIL_OUTBOX_DIR"] is None:
+        values["MAIL_OUTBOX_DIR"] = str(instance / "outbox")
+    values["BASE_URL"] = values["BASE_URL"].rstrip("/")
+    return values
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run production on the development defaults."""
+    problems = []
+    if config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not config["PII_ENCRYPTION_KEYS"] or not config["PII_INDEX_KEY"]:
+        problems.append("PII_ENCRYPTION_KEYS and PII_INDEX_KEY must be set "
+                        "(`flask --app petitions keys generate`)")
+    if not config["MAIL_SERVER"]:
+        problems.append("MAIL_SERVER must be set: production does not write mail to files")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        problems.append("DATABASE_URL must point at PostgreSQL")
+    if config["CELERY"]["broker_url"].startswith("filesystem"):
+        problems.append("CELERY_BROKER_URL (or REDIS_URL) must point at Redis")
+    if config["BASE_URL"].startswith("http://127.0.0.1") or config["BASE_URL"].startswith(
+            "http://localhost"):
+        problems.append("BASE_URL must be the public address of the site")
+    if problems:
+        raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -1,0 +1,128 @@
+"""Petitions and urgent actions: the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import check_production, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` overrides settings read from the environment."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                instance_path=str(Path(instance_path or ROOT / "instance").resolve()),
+                instance_relative_config=False)
+    settings = load_settings(os.environ, app.instance_path, overrides=config)
+    app.config.update(settings)
+    app.config.update(_flask_settings(app, settings))
+    if app.config["APP_ENV"] == "production":
+        check_production(app.config)
+    _configure_logging(app)
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
+                                x_proto=1, x_host=1)
+
+    from petitions import cli, errors
+    from petitions.crypto import init_vault
+    from petitions.extensions import babel, celery_init_app, csrf, db, migrate
+
+    init_vault(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    celery_init_app(app)
+
+    from petitions.api import bp as api_bp
+    from petitions.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+    errors.register(app)
+    cli.register(app)
+    return app
+
+
+def _select_locale() -> str:
+    return request.accept_languages.best_match(["en"]) or "en"
+
+
+def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings in the names Flask, its extensions and Celery expect."""
+    instance = Path(app.instance_path)
+    broker = settings["CELERY_BROKER_URL"]
+    production = settings["APP_ENV"] == "production"
+    return {
+        "TESTING": settings["APP_ENV"] == "testing",
+        "SQLALCHEMY_DATABASE_URI": settings["DATABASE_URL"],
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(settings["DATABASE_URL"]),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "CELERY": {
+            "broker_url": broker,
+            "broker_transport_options": _transport_options(broker, instance),
+            "broker_connection_retry_on_startup": True,
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "worker_hijack_root_logger": False,
+            "timezone": "UTC",
+            "include": ["workers.tasks"],
+            "beat_schedule": {
+                "dispatch-outbox": {
+                    "task": "petitions.dispatch_outbox",
+                    "schedule": settings["OUTBOX_DISPATCH_INTERVAL_SECONDS"],
+                },
+                "purge-unconfirmed": {
+                    "task": "petitions.purge_unconfirmed",
+                    "schedule": 3600.0,
+                },
+                "purge-ip-digests": {
+                    "task": "petitions.purge_ip_digests",
+                    "schedule": 3600.0,
+                },
+            },
+        },
+    }
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    # pre-ping: a pooled connection that died with a PostgreSQL restart is replaced.
+    return {"pool_pre_ping": True}
+
+
+def _transport_options(broker: str, instance: Path) -> dict[str, Any]:
+    if broker.startswith("filesystem"):
+        queue = instance / "broker" / "queue"
+        control = instance / "broker" / "control"
+        for folder in (queue, control):
+            folder.mkdir(parents=True, exist_ok=True)
+        return {"data_folder_in": str(queue), "data_folder_out": str(queue),
+                "control_folder": str(control)}
+    # A task not acknowledged within the hour is handed to another worker; tasks
+    # are idempotent, so that costs at most time.
+    return {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}
+
+
+def _configure_logging(app: Flask) -> None:
+    level = app.config["LOG_LEVEL"].upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("petitions").setLevel(level)

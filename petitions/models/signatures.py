@@ -1,0 +1,55 @@
+"""Signatures. Every personal value is encrypted at rest (see ``petitions.crypto``)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from petitions.crypto import EncryptedText
+from petitions.extensions import db
+from petitions.models.actions import Action
+from petitions.models.types import BigId, UTCDateTime, utcnow
+
+
+class SignatureStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+
+
+class Signature(db.Model):
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("action_id", "email_digest"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # (action_id, email_digest) is unique, which also indexes action_id.
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    first_name: Mapped[str] = mapped_column(EncryptedText("signatures.first_name"))
+    last_name: Mapped[str] = mapped_column(EncryptedText("signatures.last_name"))
+    # The normalized address, encrypted; ``email_digest`` finds it without decrypting.
+    email: Mapped[str] = mapped_column(EncryptedText("signatures.email"))
+    email_digest: Mapped[str] = mapped_column(String(64), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    postcode: Mapped[str | None] = mapped_column(EncryptedText("signatures.postcode"))
+    comment: Mapped[str | None] = mapped_column(EncryptedText("signatures.comment"))
+    updates_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[SignatureStatus] = mapped_column(
+        Enum(SignatureStatus, native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=SignatureStatus.PENDING)
+    # SHA-256 of the confirmation token: the token itself is only ever in the email.
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    # Truncated keyed digest of the signer's IP address, erased after a while.
+    ip_digest: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    action: Mapped[Action] = relationship()

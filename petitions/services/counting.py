@@ -1,0 +1,61 @@
+"""Signature counts, kept in sharded counter rows.
+
+A new signature adds one to ``pending`` and a confirmation moves one from
+``pending`` to ``confirmed``, in the same transaction as the change they count,
+on one of ``COUNTER_SHARDS`` rows picked at random. Reading a count sums at most
+that many rows, however many millions of signatures there are.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from petitions.extensions import db
+from petitions.models import COUNTER_SHARDS, ActionCounter
+
+
+@dataclass(frozen=True)
+class Counts:
+    confirmed: int = 0
+    pending: int = 0
+
+
+def create_shards(action_id: int) -> None:
+    """Add the counter rows of a new action to the current transaction."""
+    db.session.add_all(ActionCounter(action_id=action_id, shard=shard, confirmed=0, pending=0)
+                       for shard in range(COUNTER_SHARDS))
+
+
+def add(action_id: int, *, confirmed: int = 0, pending: int = 0) -> None:
+    """Adjust the counts within the current transaction (the caller commits)."""
+    shard = random.randrange(COUNTER_SHARDS)
+    result = db.session.execute(
+        update(ActionCounter)
+        .where(ActionCounter.action_id == action_id, ActionCounter.shard == shard)
+        .values(confirmed=ActionCounter.confirmed + confirmed,
+                pending=ActionCounter.pending + pending))
+    if result.rowcount == 0:
+        db.session.add(ActionCounter(action_id=action_id, shard=shard,
+                                     confirmed=confirmed, pending=pending))
+
+
+def counts_for(action_ids: Iterable[int]) -> dict[int, Counts]:
+    ids = list(action_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ActionCounter.action_id,
+               func.coalesce(func.sum(ActionCounter.confirmed), 0),
+               func.coalesce(func.sum(ActionCounter.pending), 0))
+        .where(ActionCounter.action_id.in_(ids))
+        .group_by(ActionCounter.action_id))
+    found = {action_id: Counts(int(c), int(p)) for action_id, c, p in rows}
+    return {action_id: found.get(action_id, Counts()) for action_id in ids}
+
+
+def counts(action_id: int) -> Counts:
+    return counts_for([action_id])[action_id]

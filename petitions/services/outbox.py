@@ -1,0 +1,81 @@
+"""Recording mail in the transactional outbox and handing it to the broker.
+
+``record`` adds the email to the caller's transaction; after the commit, the
+caller hands it to Celery with ``hand_off``. If the broker is unreachable at
+that moment, the row is left for ``dispatch_pending``, which the scheduler runs
+every few seconds, so an accepted signature always gets its email once the
+broker is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from petitions.extensions import db
+from petitions.models import OutboundEmail, OutboxKind, OutboxStatus, Signature, utcnow
+
+log = logging.getLogger(__name__)
+
+SEND_EMAIL_TASK = "petitions.send_email"
+DISPATCH_TASK = "petitions.dispatch_outbox"
+
+
+def record(kind: OutboxKind, signature: Signature, payload: dict[str, str]) -> int:
+    """Add an email to the current transaction and return its id (the caller commits).
+
+    The row is marked as handed off already, optimistically: ``hand_off`` clears the
+    mark if the broker refuses it, and a process that dies between the commit and the
+    hand-off leaves a row that the dispatcher picks up once the mark is stale.
+    """
+    row = OutboundEmail(kind=kind, signature=signature, payload=json.dumps(payload),
+                        status=OutboxStatus.PENDING, dispatched_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def hand_off(ids: Iterable[int]) -> int:
+    """Give committed outbox rows to the broker. Returns how many were handed off.
+
+    A row that could not be handed off gets its ``dispatched_at`` cleared, so that
+    the scheduler's next ``dispatch_pending`` picks it up.
+    """
+    celery = current_app.extensions["celery"]
+    failed: list[int] = []
+    ids = list(ids)
+    for outbox_id in ids:
+        try:
+            celery.send_task(SEND_EMAIL_TASK, args=[outbox_id], retry=False)
+        except Exception as exc:  # broker down: any kombu, redis or socket error
+            log.warning("Broker unavailable, email %s left for the dispatcher: %s",
+                        outbox_id, type(exc).__name__)
+            failed.append(outbox_id)
+    if failed:
+        db.session.execute(update(OutboundEmail).where(OutboundEmail.id.in_(failed))
+                           .values(dispatched_at=None))
+        db.session.commit()
+    return len(ids) - len(failed)
+
+
+def dispatch_pending(limit: int = 1000) -> int:
+    """Hand off unsent emails that were never handed off, or handed off long ago."""
+    now = utcnow()
+    stale = now - timedelta(seconds=current_app.config["OUTBOX_REDISPATCH_AFTER_SECONDS"])
+    ids = list(db.session.scalars(
+        select(OutboundEmail.id)
+        .where(OutboundEmail.status == OutboxStatus.PENDING,
+               or_(OutboundEmail.dispatched_at.is_(None), OutboundEmail.dispatched_at < stale))
+        .order_by(OutboundEmail.id)
+        .limit(limit)))
+    if not ids:
+        return 0
+    db.session.execute(update(OutboundEmail).where(OutboundEmail.id.in_(ids))
+                       .values(dispatched_at=now))
+    db.session.commit()
+    return hand_off(ids)

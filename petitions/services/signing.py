@@ -1,0 +1,223 @@
+"""Signing an action: normalizing what a supporter typed, and storing a pending signature.
+
+Whatever happens, the visible outcome is the same (a "check your email" page), so
+nobody can learn from the response whether an address has already signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from petitions.crypto import vault
+from petitions.extensions import db
+from petitions.models import Action, OutboxKind, Signature, SignatureStatus, utcnow
+from petitions.services import counting, outbox
+
+FIELD_LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "postcode": 20,
+                "comment": 1000}
+CONSENT_VERSION = "2026-11-updates-v1"
+
+# Control characters, zero-width and bidirectional-override characters: invisible,
+# and a way to make a name display as something it isn't.
+_INVISIBLE = re.compile("[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u2064\u2066-\u2069\ufeff]")
+_SOURCE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class SigningError(ValueError):
+    """The input can't be accepted; ``field`` names the form field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ActionClosedError(Exception):
+    """The action no longer takes signatures."""
+
+
+@dataclass(frozen=True)
+class NormalizedEmail:
+    address: str       # what we write to: the address as email-validator normalizes it
+    lookup_key: str    # what we compare: case-folded, domain in its ASCII (IDNA) form
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    first_name: str
+    last_name: str
+    email: str
+    country: str
+    postcode: str = ""
+    comment: str = ""
+    updates_opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class SignOutcome:
+    signature_id: int
+    created: bool
+    confirmation_queued: bool
+
+
+def normalize_email(raw: str) -> NormalizedEmail:
+    """Validate an address and give its stored form and its comparison key."""
+    try:
+        info = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise SigningError("email", str(exc)) from exc
+    domain = (info.ascii_domain or info.domain).lower()
+    return NormalizedEmail(info.normalized, f"{info.local_part.casefold()}@{domain}")
+
+
+def normalize_text(raw: str) -> str:
+    """NFC, invisible characters removed, runs of white space folded."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", raw))
+    return " ".join(text.split())
+
+
+def normalize_name(raw: str, field: str) -> str:
+    name = normalize_text(raw)
+    if not name:
+        raise SigningError(field, "This field is required.")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in name):
+        raise SigningError(field, "Please enter a name, not only punctuation or symbols.")
+    return name
+
+
+def normalize_source(raw: str | None) -> str | None:
+    """The campaign source from ``?source=``, reduced to a safe short label."""
+    if not raw:
+        return None
+    return _SOURCE.sub("", raw)[:64] or None
+
+
+def email_digest(lookup_key: str) -> str:
+    return vault().digest(lookup_key, "email")
+
+
+def ip_digest(ip: str | None) -> str | None:
+    """A truncated keyed digest: enough to spot a flood from one address, no more."""
+    return vault().digest(ip, "ip")[:16] if ip else None
+
+
+def new_token() -> tuple[str, str]:
+    """A confirmation token and the SHA-256 digest that is all the database keeps."""
+    token = secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _clean(data: SignatureInput) -> tuple[SignatureInput, NormalizedEmail]:
+    for field, limit in FIELD_LIMITS.items():
+        if len(getattr(data, field)) > limit * 4:
+            raise SigningError(field, f"Please use at most {limit} characters.")
+    cleaned = SignatureInput(
+        first_name=normalize_name(data.first_name, "first_name"),
+        last_name=normalize_name(data.last_name, "last_name"),
+        email=data.email,
+        country=data.country.strip().upper(),
+        postcode=normalize_text(data.postcode),
+        comment=unicodedata.normalize("NFC", data.comment).strip(),
+        updates_opt_in=data.updates_opt_in,
+    )
+    for field, limit in FIELD_LIMITS.items():
+        if len(getattr(cleaned, field)) > limit:
+            raise SigningError(field, f"Please use at most {limit} characters.")
+    return cleaned, normalize_email(data.email)
+
+
+def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
+         source: str | None = None, locale: str = "en") -> SignOutcome:
+    """Store a pending signature and queue its confirmation email.
+
+    Signing again with the same address never adds a signature: a pending one has
+    its confirmation sent again (at most once per resend interval), a confirmed one
+    gets nothing. The caller hands the queued email to the broker after this returns.
+    """
+    from petitions import countries
+
+    if not action.is_open:
+        raise ActionClosedError(action.slug)
+    cleaned, email = _clean(data)
+    if cleaned.country not in countries.CODES:
+        raise SigningError("country", "Please choose a country from the list.")
+    digest = email_digest(email.lookup_key)
+
+    existing = _find(action.id, digest)
+    if existing is not None:
+        return _sign_again(existing)
+
+    now = utcnow()
+    token, digest_of_token = new_token()
+    signature = Signature(
+        action_id=action.id, first_name=cleaned.first_name, last_name=cleaned.last_name,
+        email=email.address, email_digest=digest, country=cleaned.country,
+        postcode=cleaned.postcode or None, comment=cleaned.comment or None,
+        updates_opt_in=cleaned.updates_opt_in,
+        consent_version=CONSENT_VERSION if cleaned.updates_opt_in else None,
+        consent_at=now if cleaned.updates_opt_in else None,
+        status=SignatureStatus.PENDING, token_digest=digest_of_token, token_issued_at=now,
+        confirmation_sent_at=now, source=normalize_source(source), locale=locale,
+        ip_digest=ip_digest(ip), created_at=now)
+    db.session.add(signature)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Someone with the same address signed at the same instant: theirs stands.
+        db.session.rollback()
+        existing = _find(action.id, digest)
+        if existing is None:
+            raise
+        return _sign_again(existing)
+    counting.add(action.id, pending=1)
+    signature_id = signature.id
+    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature, {"token": token})
+    db.session.commit()
+    outbox.hand_off([outbox_id])
+    return SignOutcome(signature_id, created=True, confirmation_queued=True)
+
+
+def _find(action_id: int, digest: str) -> Signature | None:
+    return db.session.scalar(select(Signature).where(Signature.action_id == action_id,
+                                                     Signature.email_digest == digest))
+
+
+def _sign_again(signature: Signature) -> SignOutcome:
+    queued = resend_confirmation(signature)
+    return SignOutcome(signature.id, created=False, confirmation_queued=queued)
+
+
+def resend_confirmation(signature: Signature) -> bool:
+    """Send a fresh confirmation link to a pending signer, at most once per interval.
+
+    The new link replaces the old one, so the database never holds more than one
+    live token per signature. Returns whether an email was queued.
+    """
+    if signature.status != SignatureStatus.PENDING:
+        return False
+    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
+    now = utcnow()
+    if signature.confirmation_sent_at and now - signature.confirmation_sent_at < interval:
+        return False
+    token, digest_of_token = new_token()
+    signature.token_digest = digest_of_token
+    signature.token_issued_at = now
+    signature.confirmation_sent_at = now
+    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature, {"token": token})
+    db.session.commit()
+    outbox.hand_off([outbox_id])
+    return True

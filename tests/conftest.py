@@ -1,0 +1,227 @@
+"""Shared fixtures.
+
+The suite runs on every backend in ``TEST_BACKENDS`` (default: SQLite and
+PostgreSQL). The schema is built once per backend by running the Alembic
+migrations, exactly as ``flask db upgrade`` does; after each test every table is
+emptied. A service the suite needs but can't reach makes its tests skip on a
+developer's machine and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from petitions import create_app
+from petitions.crypto import generate_key
+from petitions.extensions import db
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
+                                    "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",")
+            if b.strip()]
+
+# One set of keys for the whole run, shared with worker subprocesses.
+TEST_KEYS = {"PII_ENCRYPTION_KEYS": [generate_key()], "PII_INDEX_KEY": generate_key()}
+
+
+def service_missing(name: str, reason: str) -> None:
+    """Skip locally, fail in CI: a missing service must never pass CI silently."""
+    message = f"{name} is not available: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true requires it)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+def _pg_url(database: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end."""
+    name = f"petitions_test_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        service_missing("PostgreSQL", str(exc).strip())
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield _pg_url(name)
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_available(url: str = REDIS_URL) -> str | None:
+    """None when Redis answers a PING at ``url``, else the reason it does not."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return str(exc)
+    return None
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+class MailSink:
+    """What a real SMTP server (aiosmtpd) received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
+        with self.changed:
+            self.messages.append(message)  # type: ignore[arg-type]
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))  # type: ignore[attr-defined]
+            self.changed.notify_all()
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[EmailMessage]:
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[str, int, MailSink]]:
+    sink = MailSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield "127.0.0.1", port, sink
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[str, int, MailSink]) -> Iterator[MailSink]:
+    sink = smtp_server[2]
+    sink.clear()
+    yield sink
+    sink.clear()
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+def confirmation_link(message: EmailMessage) -> str:
+    match = re.search(r"https?://\S+/confirm/[A-Za-z0-9_-]+", body_text(message))
+    assert match, "no confirmation link in the email"
+    return match.group(0)
+
+
+# --- the application ---------------------------------------------------------------------
+
+def app_config(database_url: str, tmp: Path, **overrides: object) -> dict[str, object]:
+    return {
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp / "instance"),
+        "BASE_URL": "http://petitions.test",
+        "CELERY_BROKER_URL": "memory://",
+        "MAIL_DEFAULT_SENDER": "Urgent Actions <actions@petitions.test>",
+        **TEST_KEYS,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory,
+                 request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite'}"
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_database").replace(
+            "postgresql://", "postgresql+psycopg://")
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+@pytest.fixture(scope="session")
+def _session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory,
+                 smtp_server: tuple[str, int, MailSink]) -> Iterator[Flask]:
+    host, port, _ = smtp_server
+    app = create_app(app_config(database_url, tmp_path_factory.mktemp("app"),
+                                MAIL_SERVER=host, MAIL_PORT=port))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_session_app: Flask) -> Iterator[Flask]:
+    """The app, inside an app context, with empty tables after the test."""
+    with _session_app.app_context():
+        yield _session_app
+        db.session.rollback()
+        empty_tables()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()

@@ -1,0 +1,45 @@
+"""Celery tasks: thin, idempotent wrappers around services. They take ids, never
+addresses or names, so nothing personal sits in the broker or its logs."""
+
+from __future__ import annotations
+
+import random
+
+from celery import Task, shared_task
+from flask import current_app
+
+from petitions.services import mail, outbox, privacy
+
+
+def _backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped at MAIL_RETRY_BACKOFF_MAX."""
+    ceiling = min(current_app.config["MAIL_RETRY_BACKOFF_MAX"], 2 ** (retries + 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+@shared_task(name=outbox.SEND_EMAIL_TASK, bind=True, acks_late=True,
+             reject_on_worker_lost=True)
+def send_email(self: Task, outbox_id: int) -> str | None:
+    try:
+        status = mail.deliver(outbox_id)
+    except mail.TemporaryMailError as exc:
+        if self.request.retries >= current_app.config["MAIL_RETRY_MAX"]:
+            mail.give_up(outbox_id, f"gave up after {self.request.retries + 1} attempts: {exc}")
+            return "failed"
+        raise self.retry(countdown=_backoff(self.request.retries), max_retries=None) from exc
+    return str(status) if status else None
+
+
+@shared_task(name=outbox.DISPATCH_TASK)
+def dispatch_outbox() -> int:
+    return outbox.dispatch_pending()
+
+
+@shared_task(name="petitions.purge_ip_digests")
+def purge_ip_digests() -> int:
+    return privacy.purge_ip_digests()
+
+
+@shared_task(name="petitions.purge_unconfirmed")
+def purge_unconfirmed() -> int:
+    return privacy.purge_unconfirmed()
