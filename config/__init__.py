@@ -28,7 +28,7 @@ def _bool(value: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
         return False
-    raise ConfigError(f"not a boolean: {value!r}")
+    raise ValueError(f"not a boolean: {value!r}")
 
 
 def _list(value: str) -> list[str]:
@@ -93,10 +93,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Signatures never confirmed are deleted after this many days."),
     Setting("IP_DIGEST_RETENTION_DAYS", int, 30,
             "Keyed digests of signers' IP addresses are erased after this many days."),
-    Setting("OUTBOX_REDISPATCH_AFTER_SECONDS", int, 600,
+    Setting("OUTBOX_REDISPATCH_AFTER_SECONDS", int, 900,
             "Mail still unsent this long after its hand-off to the broker is handed off again."),
     Setting("OUTBOX_DISPATCH_INTERVAL_SECONDS", float, 10.0,
             "How often the scheduler hands unsent mail to the broker."),
+    Setting("TALLY_INTERVAL_SECONDS", float, 5.0,
+            "How often the scheduler recompiles the tallies (by country, by day) that moved."),
+    Setting("LOGIN_MAX_FAILURES", int, 5,
+            "Failed logins in a row before an account is locked for a while."),
+    Setting("LOGIN_LOCK_SECONDS", int, 900, "How long such a lock lasts."),
     Setting("TRUSTED_PROXIES", int, 0,
             "How many reverse proxies in front of the app set X-Forwarded-For (0: none)."),
     Setting("LOG_LEVEL", str, "INFO", "Python logging level."),
@@ -127,7 +132,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if values["DATABASE_URL"] is None:
         values["DATABASE_URL"] = f"sqlite:///{instance / 'petitions.sqlite'}"
     if values["CELERY_BROKER_URL"] is None:
-        values["CELERY_BROKER_URL"] = values["REDIS_URL"] or "filesystem://"
+        values["CELERY_BROKER_URL"] = values["REDIS_URL"] or "filesystem://localhost//"
     if values["MAIL_OUTBOX_DIR"] is None:
         values["MAIL_OUTBOX_DIR"] = str(instance / "outbox")
     values["BASE_URL"] = values["BASE_URL"].rstrip("/")
@@ -146,10 +151,11 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append("MAIL_SERVER must be set: production does not write mail to files")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         problems.append("DATABASE_URL must point at PostgreSQL")
-    if config["CELERY"]["broker_url"].startswith("filesystem"):
+    if not config["CELERY"]["broker_url"].startswith(("redis://", "rediss://")):
         problems.append("CELERY_BROKER_URL (or REDIS_URL) must point at Redis")
-    if config["BASE_URL"].startswith("http://127.0.0.1") or config["BASE_URL"].startswith(
-            "http://localhost"):
-        problems.append("BASE_URL must be the public address of the site")
+    if not config["BASE_URL"].startswith("https://"):
+        problems.append("BASE_URL must be the public https:// address of the site")
+    if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+        problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: choose one")
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import check_production, load_settings
@@ -33,19 +33,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from petitions import cli, errors
     from petitions.crypto import init_vault
-    from petitions.extensions import babel, celery_init_app, csrf, db, migrate
+    from petitions.extensions import babel, celery_init_app, csrf, db, login_manager, migrate
+    from petitions.services.accounts import load_session_user
 
     init_vault(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_session_user)
     celery_init_app(app)
 
+    from petitions.admin import bp as admin_bp
     from petitions.api import bp as api_bp
+    from petitions.auth import bp as auth_bp
+    from petitions.organizer import bp as organizer_bp
     from petitions.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(organizer_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
     errors.register(app)
@@ -54,6 +63,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _select_locale() -> str:
+    # Services also run from the CLI and Celery tasks, where there is no request.
+    if not has_request_context():
+        return "en"
     return request.accept_languages.best_match(["en"]) or "en"
 
 
@@ -87,6 +99,14 @@ def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
                     "task": "petitions.dispatch_outbox",
                     "schedule": settings["OUTBOX_DISPATCH_INTERVAL_SECONDS"],
                 },
+                "compile-tallies": {
+                    "task": "petitions.compile_tallies",
+                    "schedule": settings["TALLY_INTERVAL_SECONDS"],
+                },
+                "scheduled-deliveries": {
+                    "task": "petitions.scheduled_deliveries",
+                    "schedule": 60.0,
+                },
                 "purge-unconfirmed": {
                     "task": "petitions.purge_unconfirmed",
                     "schedule": 3600.0,
@@ -117,7 +137,13 @@ def _transport_options(broker: str, instance: Path) -> dict[str, Any]:
                 "control_folder": str(control)}
     # A task not acknowledged within the hour is handed to another worker; tasks
     # are idempotent, so that costs at most time.
-    return {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}
+    # max_retries 0: a hand-off (send_task with retry=False) to a broker that is down
+    # fails at once, instead of kombu retrying the connection for seconds while the
+    # supporter waits; the outbox dispatcher hands the email off later. Publishing
+    # with a retry policy (beat, task retries) and the worker's own reconnection pass
+    # their own limits and are not affected.
+    return {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10,
+            "max_retries": 0}
 
 
 def _configure_logging(app: Flask) -> None:

@@ -25,6 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 from sqlalchemy import LargeBinary
@@ -74,11 +75,17 @@ class PIIVault:
         self._index_key = _decode_key(index_key)
 
     def encrypt(self, plaintext: str, context: str) -> bytes:
-        nonce = os.urandom(NONCE_LENGTH)
-        ciphertext = self._current.encrypt(nonce, plaintext.encode(), context.encode())
-        return FORMAT_VERSION + self.current_key_id + nonce + ciphertext
+        return self.encrypt_bytes(plaintext.encode(), context)
 
     def decrypt(self, blob: bytes, context: str) -> str:
+        return self.decrypt_bytes(blob, context).decode()
+
+    def encrypt_bytes(self, data: bytes, context: str) -> bytes:
+        nonce = os.urandom(NONCE_LENGTH)
+        ciphertext = self._current.encrypt(nonce, data, context.encode())
+        return FORMAT_VERSION + self.current_key_id + nonce + ciphertext
+
+    def decrypt_bytes(self, blob: bytes, context: str) -> bytes:
         blob = bytes(blob)
         if len(blob) < HEADER_LENGTH or blob[:1] != FORMAT_VERSION:
             raise VaultError("not a value encrypted by this application")
@@ -86,7 +93,10 @@ class PIIVault:
         if cipher is None:
             raise VaultError("encrypted under a key that is not configured")
         nonce = blob[1 + KEY_ID_LENGTH:HEADER_LENGTH]
-        return cipher.decrypt(nonce, blob[HEADER_LENGTH:], context.encode()).decode()
+        try:
+            return cipher.decrypt(nonce, blob[HEADER_LENGTH:], context.encode())
+        except InvalidTag as exc:
+            raise VaultError("altered, truncated, or encrypted for another column") from exc
 
     def is_current(self, blob: bytes) -> bool:
         return bytes(blob[1:1 + KEY_ID_LENGTH]) == self.current_key_id
@@ -125,6 +135,20 @@ def init_vault(app: Flask) -> None:
     if not keys or not index_key:
         keys, index_key = _development_keys(Path(app.instance_path))
     app.extensions["pii"] = PIIVault(keys, index_key)
+    _keep_decrypted_rows_out_of_logs()
+
+
+def _drop_result_rows(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG
+
+
+def _keep_decrypted_rows_out_of_logs() -> None:
+    """SQLAlchemy logs every result row at DEBUG, after decryption: names, addresses and
+    tokens in clear. Its DEBUG records are only rows and column names, so they are
+    dropped; statements and their (encrypted) parameters are still logged at INFO."""
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if _drop_result_rows not in engine_log.filters:
+        engine_log.addFilter(_drop_result_rows)
 
 
 def _development_keys(instance: Path) -> tuple[list[str], str]:
@@ -132,7 +156,9 @@ def _development_keys(instance: Path) -> tuple[list[str], str]:
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
         fresh = {"PII_ENCRYPTION_KEYS": [generate_key()], "PII_INDEX_KEY": generate_key()}
-        draft = instance / f".pii-keys.{os.getpid()}.tmp"
+        # A draft name of its own per call: two apps started in one process (threads)
+        # must not write into, or unlink, each other's draft.
+        draft = instance / f".pii-keys.{os.getpid()}.{secrets.token_hex(8)}.tmp"
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(fresh, handle, indent=2)

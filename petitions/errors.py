@@ -39,7 +39,9 @@ def _handle_csrf(error: CSRFError) -> tuple[Response | str, int]:
 
 
 def _handle_unexpected(error: Exception) -> tuple[Response | str, int]:
-    log.exception("Unhandled error on %s %s", request.method, request.path)
+    # The route's pattern, not the path: a path can carry a confirmation token.
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    log.exception("Unhandled error on %s %s", request.method, route)
     return _handle_http(InternalServerError())
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import Celery, Task
 from flask import Flask
-from flask_babel import Babel
+from flask_babel import Babel, gettext
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -52,6 +53,11 @@ migrate = Migrate(render_as_batch=True, compare_type=True,
                   render_item=render_migration_item)
 csrf = CSRFProtect()
 babel = Babel()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.session_protection = "basic"
+# Flask-Login flashes its "Please log in" message; translate it like our own strings.
+login_manager.localize_callback = gettext
 
 
 def celery_init_app(app: Flask) -> Celery:

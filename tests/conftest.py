@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -154,6 +154,22 @@ def confirmation_link(message: EmailMessage) -> str:
 
 # --- the application ---------------------------------------------------------------------
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``, as in production.
+
+    The ``app`` fixture keeps one app context open for the whole test, and Flask reuses
+    it for the test's requests; without this, the user Flask-Login keeps in ``g`` would
+    carry over from one request, and one client, to the next (a deactivated user would
+    stay logged in, an anonymous client would act as the last one to log in).
+    """
+
+    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if has_app_context():
+            for name in list(g):
+                g.pop(name)
+        return super().open(*args, **kwargs)
+
+
 def app_config(database_url: str, tmp: Path, **overrides: object) -> dict[str, object]:
     return {
         "APP_ENV": "testing",
@@ -190,6 +206,7 @@ def _session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory,
     host, port, _ = smtp_server
     app = create_app(app_config(database_url, tmp_path_factory.mktemp("app"),
                                 MAIL_SERVER=host, MAIL_PORT=port))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
     yield app
@@ -198,12 +215,10 @@ def _session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory,
 
 
 def empty_tables() -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
+    # DELETE, children first, is several times faster than TRUNCATE on the few rows a
+    # test leaves; no test depends on ids starting again at 1.
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(text(f"DELETE FROM {table.name}"))
     db.session.commit()
 
 

@@ -8,7 +8,7 @@ import random
 from celery import Task, shared_task
 from flask import current_app
 
-from petitions.services import mail, outbox, privacy
+from petitions.services import deliveries, mail, outbox, privacy, tallies
 
 
 def _backoff(retries: int) -> float:
@@ -43,3 +43,20 @@ def purge_ip_digests() -> int:
 @shared_task(name="petitions.purge_unconfirmed")
 def purge_unconfirmed() -> int:
     return privacy.purge_unconfirmed()
+
+
+@shared_task(name=deliveries.COMPILE_TASK, acks_late=True, reject_on_worker_lost=True)
+def compile_delivery(delivery_id: int) -> str | None:
+    status = deliveries.compile_delivery(delivery_id)
+    return str(status) if status else None
+
+
+@shared_task(name="petitions.scheduled_deliveries")
+def scheduled_deliveries() -> int:
+    """Start automatic deliveries that are due, and hand off any that stalled."""
+    return deliveries.auto_deliver_due() + deliveries.dispatch_stalled()
+
+
+@shared_task(name="petitions.compile_tallies")
+def compile_tallies() -> int:
+    return tallies.compile_stale()

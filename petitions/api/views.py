@@ -1,22 +1,35 @@
-"""Read-only API for now: the published actions and their confirmed counts."""
+"""The JSON API: published actions for everyone; launching, editing and exporting
+actions for staff with an API token (``Authorization: Bearer <token>``).
+
+Every change goes through the services with ``via="api"``, so it lands in the audit
+log like a change made in the console. The routes are described in
+``petitions.api.openapi``; a test keeps the two in step.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import g, jsonify, request, stream_with_context, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from petitions.api import bp
+from petitions.api import bp, openapi, schemas
+from petitions.api.schemas import RequestRejected
+from petitions.auth.access import token_required
 from petitions.errors import api_error
-from petitions.models import Action
+from petitions.extensions import db
+from petitions.models import Action, ActionStatus, User
+from petitions.services import accounts, counting, deliveries, exports, tallies
 from petitions.services import actions as actions_service
-from petitions.services import counting
+from petitions.services.actions import ActionError, SlugTakenError
 from petitions.services.counting import Counts
+from petitions.services.exports import ExportFilterError
 from petitions.urls import external_url
 
 
 def action_json(action: Action, counts: Counts) -> dict[str, Any]:
+    """What everyone may see of an action: no target's email, no organizer."""
     target = action.primary_target
     return {
         "slug": action.slug,
@@ -29,9 +42,54 @@ def action_json(action: Action, counts: Counts) -> dict[str, Any]:
         "goal": action.goal,
         "deadline": action.deadline.isoformat() if action.deadline else None,
         "language": action.language,
-        "signature_count": counts.confirmed,
+        "signature_count": counts.total,
         "url": external_url("public.action", slug=action.slug),
     }
+
+
+def action_detail_json(action: Action, viewer: User) -> dict[str, Any]:
+    """An action as staff see it: the texts, the targets' emails, and for admins
+    the addresses of the assigned organizers."""
+    detail = action_json(action, counting.counts(action.id))
+    detail.update({
+        "body": action.body,
+        "demands": action.demand_list,
+        "targets": [{"name": t.name, "title": t.title, "organization": t.organization,
+                     "email": t.email} for t in action.targets],
+    })
+    if viewer.is_admin:
+        detail["organizers"] = sorted(u.email for u in action.organizers)
+    return detail
+
+
+@bp.errorhandler(RequestRejected)
+def _rejected(error: RequestRejected) -> tuple[Response, int]:
+    extra = {"fields": error.fields} if error.fields is not None else {}
+    return api_error(error.status, error.message, **extra)
+
+
+@bp.errorhandler(ActionError)
+def _action_refused(error: ActionError) -> tuple[Response, int]:
+    # The service may have changed the action before it refused: drop those changes.
+    db.session.rollback()
+    if isinstance(error, SlugTakenError):
+        return api_error(409, gettext("This slug is taken."), fields=error.errors)
+    return api_error(422, gettext("The action can't be saved like this."), fields=error.errors)
+
+
+def _managed_action(slug: str) -> Action:
+    """The action at ``slug`` if the caller may manage it: 404 if none, 403 if not theirs."""
+    action = actions_service.get_action(slug)
+    if action is None:
+        raise RequestRejected(404, gettext("There is no action at %(slug)r.", slug=slug))
+    if not accounts.can_manage(g.api_user, action):
+        raise RequestRejected(403, gettext("You are not an organizer of this action."))
+    return action
+
+
+@bp.get("/openapi.json")
+def openapi_description() -> Response:
+    return jsonify(openapi.SPEC)
 
 
 @bp.get("/actions")
@@ -41,9 +99,116 @@ def list_actions() -> Response:
     return jsonify({"actions": [action_json(a, counts[a.id]) for a in published]})
 
 
+@bp.post("/actions")
+@token_required(admin=True)
+def create_action() -> tuple[Response, int, dict[str, str]]:
+    values = schemas.parse_fields(schemas.json_object(), schemas.CREATE_FIELDS,
+                                  required=schemas.CREATE_REQUIRED)
+    status = values.pop("status", ActionStatus.DRAFT)
+    action = actions_service.create_action(**values, publish=status == ActionStatus.PUBLISHED,
+                                           actor=g.api_user, via="api")
+    location = url_for("api.get_action", slug=action.slug, _external=True)
+    return jsonify(action_detail_json(action, g.api_user)), 201, {"Location": location}
+
+
 @bp.get("/actions/<slug>")
 def get_action(slug: str) -> Response | tuple[Response, int]:
     action = actions_service.get_public_action(slug)
     if action is None:
         return api_error(404, f"No action is published at {slug!r}.")
     return jsonify(action_json(action, counting.counts(action.id)))
+
+
+@bp.patch("/actions/<slug>")
+@token_required()
+def update_action(slug: str) -> Response:
+    action = _managed_action(slug)
+    data = schemas.json_object()
+    if not g.api_user.is_admin and data.keys() & schemas.ADMIN_ONLY_FIELDS:
+        raise RequestRejected(403, gettext("Only admins may change the organizers."))
+    changes = schemas.parse_fields(data, schemas.UPDATE_FIELDS)
+    if not changes:
+        raise RequestRejected(422, gettext("The body names no field to change."))
+    actions_service.update_action(action, changes, actor=g.api_user, via="api")
+    return jsonify(action_detail_json(action, g.api_user))
+
+
+@bp.get("/actions/<slug>/signatures.csv")
+@token_required()
+def export_signatures(slug: str) -> Response:
+    """The console's export of confirmed signatures, with the same filters, audited."""
+    action = _managed_action(slug)
+    errors: dict[str, str] = {}
+    try:
+        filters = exports.parse_export_filters(request.args)
+    except ExportFilterError as exc:
+        errors.update(exc.errors)
+    try:
+        bom = exports.parse_bom(request.args)
+    except ExportFilterError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise RequestRejected(422, gettext("Some filters are not valid."), errors)
+    exports.record_export(action, filters, actor=g.api_user, via="api", bom=bom)
+    filename = exports.export_filename(action)
+    return Response(stream_with_context(exports.stream_signatures_csv(action, filters, bom)),
+                    mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/actions/<slug>/tally")
+def get_tally(slug: str) -> Response | tuple[Response, int]:
+    """Live totals, with breakdowns by country and day compiled every few seconds."""
+    action = actions_service.get_public_action(slug)
+    if action is None:
+        return api_error(404, f"No action is published at {slug!r}.")
+    return jsonify(tallies.tally_json(action))
+
+
+@bp.post("/actions/<slug>/deliveries")
+@token_required()
+def request_delivery(slug: str) -> tuple[Response, int, dict[str, str]]:
+    action = _managed_action(slug)
+    data = schemas.json_object() if request.get_data() else {}
+    unknown = sorted(data.keys() - {"mark_delivered"})
+    if unknown:
+        raise RequestRejected(422, gettext("Unknown fields."),
+                              {name: gettext("Unknown field.") for name in unknown})
+    mark = data.get("mark_delivered", False)
+    if not isinstance(mark, bool):
+        raise RequestRejected(422, gettext("Some fields are not valid."),
+                              {"mark_delivered": gettext("Must be true or false.")})
+    try:
+        delivery = deliveries.request_delivery(action, actor=g.api_user, via="api",
+                                               mark_delivered=mark)
+    except deliveries.DeliveryError as exc:
+        raise RequestRejected(422, str(exc)) from exc
+    location = url_for("api.get_delivery", slug=action.slug, delivery_id=delivery.id,
+                       _external=True)
+    return jsonify(deliveries.delivery_json(delivery)), 202, {"Location": location}
+
+
+@bp.get("/actions/<slug>/deliveries")
+@token_required()
+def list_deliveries(slug: str) -> Response:
+    action = _managed_action(slug)
+    return jsonify({"deliveries": [deliveries.delivery_json(d)
+                                   for d in deliveries.list_deliveries(action)]})
+
+
+@bp.get("/actions/<slug>/deliveries/<int:delivery_id>")
+@token_required()
+def get_delivery(slug: str, delivery_id: int) -> Response:
+    action = _managed_action(slug)
+    delivery = deliveries.get_delivery(action, delivery_id)
+    if delivery is None:
+        raise RequestRejected(404, gettext("There is no such delivery of this action."))
+    return jsonify(deliveries.delivery_json(delivery))
+
+
+@bp.after_request
+def _no_caching_of_private_answers(response: Response) -> Response:
+    """Answers to a token may hold personal data: no shared cache may keep them."""
+    if "Authorization" in request.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.extensions import db
 from petitions.models.types import BigId, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from petitions.models.users import User
 
 COUNTER_SHARDS = 16
 
@@ -43,9 +47,14 @@ class Action(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Deliver the signatures automatically when the goal is reached / the deadline passes.
+    auto_deliver_on_goal: Mapped[bool] = mapped_column(default=False, server_default="0")
+    auto_deliver_at_deadline: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     targets: Mapped[list[Target]] = relationship(
         back_populates="action", order_by="Target.position", cascade="all, delete-orphan")
+    organizers: Mapped[list[User]] = relationship(secondary="action_organizers",
+                                                  back_populates="actions")
 
     @property
     def demand_list(self) -> list[str]:
@@ -90,3 +99,5 @@ class ActionCounter(db.Model):
     shard: Mapped[int] = mapped_column(Integer)
     confirmed: Mapped[int] = mapped_column(Integer, default=0)
     pending: Mapped[int] = mapped_column(Integer, default=0)
+    # Signatures collected on paper and uploaded by an organizer.
+    paper: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

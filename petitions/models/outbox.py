@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.crypto import EncryptedText
 from petitions.extensions import db
+from petitions.models.deliveries import DeliveryRecipient
 from petitions.models.signatures import Signature
 from petitions.models.types import BigId, UTCDateTime, utcnow
 
@@ -27,6 +28,7 @@ class OutboxStatus(enum.StrEnum):
 
 class OutboxKind(enum.StrEnum):
     CONFIRMATION = "confirmation"
+    DELIVERY = "delivery"
 
 
 class OutboundEmail(db.Model):
@@ -38,6 +40,8 @@ class OutboundEmail(db.Model):
              values_callable=lambda e: [m.value for m in e]))
     signature_id: Mapped[int | None] = mapped_column(
         ForeignKey("signatures.id", ondelete="CASCADE"), index=True)
+    delivery_recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery_recipients.id", ondelete="CASCADE"), index=True)
     # What the message needs beyond the rows it points at (the confirmation token),
     # as encrypted JSON; erased once the message is sent.
     payload: Mapped[str | None] = mapped_column(EncryptedText("outbound_emails.payload"))
@@ -53,3 +57,4 @@ class OutboundEmail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     signature: Mapped[Signature | None] = relationship()
+    delivery_recipient: Mapped[DeliveryRecipient | None] = relationship()

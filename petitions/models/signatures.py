@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.crypto import EncryptedText
@@ -21,7 +21,15 @@ class SignatureStatus(enum.StrEnum):
 
 class Signature(db.Model):
     __tablename__ = "signatures"
-    __table_args__ = (UniqueConstraint("action_id", "email_digest"),)
+    __table_args__ = (
+        UniqueConstraint("action_id", "email_digest"),
+        # The console's and the tally's queries: per action, by status and day,
+        # by country, by source, newest first.
+        Index("ix_signatures_action_status_confirmed", "action_id", "status", "confirmed_at"),
+        Index("ix_signatures_action_country", "action_id", "country"),
+        Index("ix_signatures_action_source", "action_id", "source"),
+        Index("ix_signatures_action_created", "action_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # (action_id, email_digest) is unique, which also indexes action_id.
@@ -31,7 +39,7 @@ class Signature(db.Model):
     # The normalized address, encrypted; ``email_digest`` finds it without decrypting.
     email: Mapped[str] = mapped_column(EncryptedText("signatures.email"))
     email_digest: Mapped[str] = mapped_column(String(64), index=True)
-    country: Mapped[str] = mapped_column(String(2), index=True)
+    country: Mapped[str] = mapped_column(String(2))
     postcode: Mapped[str | None] = mapped_column(EncryptedText("signatures.postcode"))
     comment: Mapped[str | None] = mapped_column(EncryptedText("signatures.comment"))
     updates_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -50,6 +58,6 @@ class Signature(db.Model):
     # Truncated keyed digest of the signer's IP address, erased after a while.
     ip_digest: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     action: Mapped[Action] = relationship()

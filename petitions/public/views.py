@@ -10,7 +10,7 @@ from petitions.models import Action
 from petitions.public import bp
 from petitions.public.forms import SignatureForm
 from petitions.services import actions as actions_service
-from petitions.services import counting
+from petitions.services import counting, deliveries
 from petitions.services.confirming import TokenState, check_token, confirm, resend_for_token
 from petitions.services.signing import (
     CONSENT_VERSION,
@@ -35,7 +35,8 @@ def _render_action(action: Action, form: SignatureForm, status: int = 200,
         "public/action.html", action=action, form=form,
         counts=counting.counts(action.id),
         body_html=actions_service.render_markdown(action.body),
-        consent_version=CONSENT_VERSION, closed_message=closed_message), status
+        consent_version=CONSENT_VERSION, closed_message=closed_message,
+        delivery=deliveries.last_sent(action)), status
 
 
 @bp.get("/")
@@ -49,7 +50,10 @@ def index() -> str:
 def action(slug: str) -> tuple[str, int] | Response:
     action = _load(slug)
     locale = str(get_locale())
-    form = SignatureForm(locale=locale)
+    # The posted text fields only: Flask-WTF would also read uploaded files and JSON
+    # bodies, and hand the validators values that are not strings (a 500).
+    form = SignatureForm(formdata=request.form if request.method == "POST" else None,
+                         locale=locale)
     if request.method == "GET":
         return _render_action(action, form)
     if not action.is_open:

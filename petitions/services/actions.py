@@ -1,26 +1,57 @@
-"""Launching, listing and closing actions, and rendering their appeal text."""
+"""Launching, editing and moving actions through their lifecycle; rendering appeal texts.
+
+Every change made by a person goes through here and lands in the audit log.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import nh3
+from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 from sqlalchemy import nulls_last, select
+from sqlalchemy.exc import IntegrityError
 
 from petitions.extensions import db
 from petitions.models import Action, ActionStatus, Target, utcnow
-from petitions.services import counting
+from petitions.services import audit, counting
+
+if TYPE_CHECKING:
+    from petitions.models import User
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGUAGES = ("en", "fr", "de", "it", "es", "fa", "ar")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+# Which status may follow which. Steps back are allowed where they undo a mistake:
+# reopening a closed action, un-delivering, un-archiving, or taking an action
+# without signatures back to draft.
+TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
+    ActionStatus.DRAFT: frozenset({ActionStatus.PUBLISHED, ActionStatus.ARCHIVED}),
+    ActionStatus.PUBLISHED: frozenset({ActionStatus.CLOSED, ActionStatus.DRAFT}),
+    ActionStatus.CLOSED: frozenset({ActionStatus.PUBLISHED, ActionStatus.DELIVERED,
+                                    ActionStatus.ARCHIVED}),
+    ActionStatus.DELIVERED: frozenset({ActionStatus.CLOSED, ActionStatus.ARCHIVED}),
+    ActionStatus.ARCHIVED: frozenset({ActionStatus.CLOSED, ActionStatus.DRAFT}),
+}
 
 
 class ActionError(ValueError):
-    """An action can't be created or changed as asked; the message says why."""
+    """An action can't be created or changed as asked. ``errors`` maps fields to reasons."""
+
+    def __init__(self, message: str | None = None, *, errors: dict[str, str] | None = None,
+                 field: str = "action") -> None:
+        self.errors = errors or {field: message or "invalid"}
+        super().__init__(message or "; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+class SlugTakenError(ActionError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -37,57 +68,198 @@ def render_markdown(text: str) -> str:
     return nh3.clean(_markdown.render(text), link_rel="noopener noreferrer nofollow")
 
 
+def _check_fields(fields: dict[str, Any]) -> None:
+    """Validate the fields present in ``fields``; raise ActionError naming each bad one."""
+    errors: dict[str, str] = {}
+    if "slug" in fields:
+        slug = fields["slug"]
+        if not isinstance(slug, str) or not SLUG_PATTERN.match(slug) or len(slug) > 80:
+            errors["slug"] = "the slug must be lower-case letters, digits and single hyphens"
+    if "title" in fields and (not isinstance(fields["title"], str)
+                              or not fields["title"].strip() or len(fields["title"]) > 200):
+        errors["title"] = "the title must not be empty and at most 200 characters"
+    if "summary" in fields and (not isinstance(fields["summary"], str)
+                                or len(fields["summary"]) > 500):
+        errors["summary"] = "the summary must be at most 500 characters"
+    if "body" in fields and (not isinstance(fields["body"], str)
+                             or len(fields["body"]) > 100_000):
+        errors["body"] = "the body must be text of at most 100,000 characters"
+    if "goal" in fields and (not isinstance(fields["goal"], int)
+                             or isinstance(fields["goal"], bool)
+                             or not 1 <= fields["goal"] <= 1_000_000_000):
+        errors["goal"] = "the goal must be at least 1"
+    if "deadline" in fields and fields["deadline"] is not None and not isinstance(
+            fields["deadline"], date):
+        errors["deadline"] = "the deadline must be a date"
+    if "language" in fields and fields["language"] not in LANGUAGES:
+        errors["language"] = f"the language must be one of {', '.join(LANGUAGES)}"
+    if "targets" in fields:
+        target_error = _check_targets(fields["targets"])
+        if target_error:
+            errors["targets"] = target_error
+    if errors:
+        raise ActionError(errors=errors)
+
+
+def _check_targets(targets: list[TargetInput]) -> str | None:
+    if not targets:
+        return "an action needs at least one target"
+    for target in targets:
+        if not target.name.strip() or len(target.name) > 200:
+            return "every target needs a name of at most 200 characters"
+        if target.email:
+            try:
+                validate_email(target.email, check_deliverability=False)
+            except EmailNotValidError:
+                return f"the target email {target.email!r} is not valid"
+    return None
+
+
+def snapshot(action: Action) -> dict[str, Any]:
+    """The fields of an action as plain values, for the audit log."""
+    return {
+        "slug": action.slug, "title": action.title, "summary": action.summary,
+        "body": action.body, "demands": action.demand_list, "goal": action.goal,
+        "deadline": action.deadline.isoformat() if action.deadline else None,
+        "language": action.language, "status": str(action.status),
+        "targets": [asdict(TargetInput(t.name, t.title, t.organization, t.email))
+                    for t in action.targets],
+        "organizers": sorted(u.id for u in action.organizers),
+    }
+
+
 def create_action(*, slug: str, title: str, targets: list[TargetInput], goal: int,
                   body: str = "", summary: str = "", demands: list[str] | None = None,
                   deadline: date | None = None, language: str = "en",
-                  publish: bool = False) -> Action:
-    if not SLUG_PATTERN.match(slug) or len(slug) > 80:
-        raise ActionError("the slug must be lower-case letters, digits and single hyphens")
-    if not title.strip():
-        raise ActionError("the title must not be empty")
-    if goal < 1:
-        raise ActionError("the goal must be at least 1")
-    if not targets:
-        raise ActionError("an action needs at least one target")
+                  publish: bool = False, organizers: list[User] | None = None,
+                  actor: User | None = None, via: str = "cli") -> Action:
+    _check_fields({"slug": slug, "title": title, "targets": targets, "goal": goal,
+                   "body": body, "summary": summary, "deadline": deadline,
+                   "language": language})
     if db.session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
-        raise ActionError(f"the slug {slug!r} is taken")
+        raise SlugTakenError(f"the slug {slug!r} is taken", field="slug")
     action = Action(slug=slug, title=title.strip(), summary=summary.strip(), body=body,
-                    demands="\n".join(d.strip() for d in demands or [] if d.strip()),
-                    goal=goal, deadline=deadline, language=language,
-                    status=ActionStatus.DRAFT,
-                    targets=[Target(position=i, name=t.name, title=t.title,
-                                    organization=t.organization, email=t.email)
-                             for i, t in enumerate(targets)])
+                    demands=_join_demands(demands), goal=goal, deadline=deadline,
+                    language=language, status=ActionStatus.DRAFT,
+                    targets=_targets(targets), organizers=list(organizers or []))
     if publish:
         _set_status(action, ActionStatus.PUBLISHED)
     db.session.add(action)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise SlugTakenError(f"the slug {slug!r} is taken", field="slug") from exc
     counting.create_shards(action.id)
+    audit.record("action.create", "action", action.id, actor=actor, via=via,
+                 after=snapshot(action))
     db.session.commit()
     return action
+
+
+def update_action(action: Action, changes: dict[str, Any], *, actor: User | None,
+                  via: str = "web") -> Action:
+    """Apply a partial update. ``status`` goes through the lifecycle rules.
+
+    Everything is checked before anything is changed, so a refused update leaves the
+    action (and the session) as it was.
+    """
+    _check_fields(changes)
+    new_status = ActionStatus(changes["status"]) if "status" in changes else action.status
+    if new_status != action.status:
+        error = _transition_error(action, new_status)
+        if error:
+            raise ActionError(error, field="status")
+    if "slug" in changes and changes["slug"] != action.slug and db.session.scalar(
+            select(Action.id).where(Action.slug == changes["slug"])) is not None:
+        raise SlugTakenError(f"the slug {changes['slug']!r} is taken", field="slug")
+    before = snapshot(action)
+    for name in ("title", "summary"):
+        if name in changes:
+            setattr(action, name, changes[name].strip())
+    for name in ("slug", "body", "goal", "deadline", "language"):
+        if name in changes:
+            setattr(action, name, changes[name])
+    if "demands" in changes:
+        action.demands = _join_demands(changes["demands"])
+    if "targets" in changes:
+        action.targets = _targets(changes["targets"])
+    if "organizers" in changes:
+        action.organizers = list(changes["organizers"])
+    if new_status != action.status:
+        _set_status(action, new_status)
+    audit.record("action.update", "action", action.id, actor=actor, via=via,
+                 before=before, after=snapshot(action))
+    _commit_or_slug_taken(changes.get("slug", action.slug))
+    return action
+
+
+def _commit_or_slug_taken(slug: str) -> None:
+    """Commit; two people taking the same slug at the same instant: the second is told."""
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if db.session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
+            raise SlugTakenError(f"the slug {slug!r} is taken", field="slug") from exc
+        raise
+
+
+def clone_action(source: Action, *, slug: str, actor: User | None, via: str = "web") -> Action:
+    """A new draft with the texts, targets and organizers of ``source``."""
+    return create_action(
+        slug=slug, title=source.title, summary=source.summary, body=source.body,
+        demands=source.demand_list, goal=source.goal, deadline=None,
+        language=source.language,
+        targets=[TargetInput(t.name, t.title, t.organization, t.email) for t in source.targets],
+        organizers=list(source.organizers), actor=actor, via=via)
+
+
+def allowed_transitions(action: Action) -> list[ActionStatus]:
+    return [s for s in ActionStatus if s in TRANSITIONS[action.status]
+            and _transition_error(action, s) is None]
+
+
+def _transition_error(action: Action, status: ActionStatus) -> str | None:
+    if status not in TRANSITIONS[action.status]:
+        return f"an action that is {action.status} can't become {status}"
+    if status == ActionStatus.DRAFT:
+        counts = counting.counts(action.id)
+        if counts.confirmed or counts.pending or counts.paper:
+            return "an action with signatures can't go back to draft; close it instead"
+    return None
 
 
 def _set_status(action: Action, status: ActionStatus) -> None:
     action.status = status
     if status == ActionStatus.PUBLISHED and action.published_at is None:
         action.published_at = utcnow()
-    if status == ActionStatus.CLOSED:
+    if status == ActionStatus.CLOSED and action.closed_at is None:
         action.closed_at = utcnow()
 
 
-def publish_action(action: Action) -> None:
-    _set_status(action, ActionStatus.PUBLISHED)
-    db.session.commit()
+def _join_demands(demands: list[str] | None) -> str:
+    return "\n".join(d.strip() for d in demands or [] if d.strip())
 
 
-def close_action(action: Action) -> None:
-    if action.status not in (ActionStatus.PUBLISHED, ActionStatus.DRAFT):
-        raise ActionError(f"an action that is {action.status} can't be closed")
-    _set_status(action, ActionStatus.CLOSED)
-    db.session.commit()
+def _targets(targets: list[TargetInput]) -> list[Target]:
+    return [Target(position=i, name=t.name.strip(), title=t.title.strip(),
+                   organization=t.organization.strip(), email=t.email.strip())
+            for i, t in enumerate(targets)]
+
+
+def publish_action(action: Action, actor: User | None = None, via: str = "cli") -> None:
+    update_action(action, {"status": ActionStatus.PUBLISHED}, actor=actor, via=via)
+
+
+def close_action(action: Action, actor: User | None = None, via: str = "cli") -> None:
+    update_action(action, {"status": ActionStatus.CLOSED}, actor=actor, via=via)
 
 
 def get_action(slug: str) -> Action | None:
+    # No valid slug looks otherwise; and PostgreSQL refuses a NUL byte in a query (a 500).
+    if len(slug) > 80 or not SLUG_PATTERN.match(slug):
+        return None
     return db.session.scalar(select(Action).where(Action.slug == slug))
 
 

@@ -22,25 +22,33 @@ from petitions.models import COUNTER_SHARDS, ActionCounter
 class Counts:
     confirmed: int = 0
     pending: int = 0
+    paper: int = 0
+
+    @property
+    def total(self) -> int:
+        """What the public sees: confirmed online signatures plus paper ones."""
+        return self.confirmed + self.paper
 
 
 def create_shards(action_id: int) -> None:
     """Add the counter rows of a new action to the current transaction."""
-    db.session.add_all(ActionCounter(action_id=action_id, shard=shard, confirmed=0, pending=0)
+    db.session.add_all(ActionCounter(action_id=action_id, shard=shard, confirmed=0, pending=0,
+                                     paper=0)
                        for shard in range(COUNTER_SHARDS))
 
 
-def add(action_id: int, *, confirmed: int = 0, pending: int = 0) -> None:
+def add(action_id: int, *, confirmed: int = 0, pending: int = 0, paper: int = 0) -> None:
     """Adjust the counts within the current transaction (the caller commits)."""
     shard = random.randrange(COUNTER_SHARDS)
     result = db.session.execute(
         update(ActionCounter)
         .where(ActionCounter.action_id == action_id, ActionCounter.shard == shard)
         .values(confirmed=ActionCounter.confirmed + confirmed,
-                pending=ActionCounter.pending + pending))
+                pending=ActionCounter.pending + pending,
+                paper=ActionCounter.paper + paper))
     if result.rowcount == 0:
-        db.session.add(ActionCounter(action_id=action_id, shard=shard,
-                                     confirmed=confirmed, pending=pending))
+        db.session.add(ActionCounter(action_id=action_id, shard=shard, confirmed=confirmed,
+                                     pending=pending, paper=paper))
 
 
 def counts_for(action_ids: Iterable[int]) -> dict[int, Counts]:
@@ -50,10 +58,11 @@ def counts_for(action_ids: Iterable[int]) -> dict[int, Counts]:
     rows = db.session.execute(
         select(ActionCounter.action_id,
                func.coalesce(func.sum(ActionCounter.confirmed), 0),
-               func.coalesce(func.sum(ActionCounter.pending), 0))
+               func.coalesce(func.sum(ActionCounter.pending), 0),
+               func.coalesce(func.sum(ActionCounter.paper), 0))
         .where(ActionCounter.action_id.in_(ids))
         .group_by(ActionCounter.action_id))
-    found = {action_id: Counts(int(c), int(p)) for action_id, c, p in rows}
+    found = {action_id: Counts(int(c), int(p), int(paper)) for action_id, c, p, paper in rows}
     return {action_id: found.get(action_id, Counts()) for action_id in ids}
 
 

@@ -17,12 +17,14 @@ from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from pathlib import Path
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from petitions.extensions import db
-from petitions.models import OutboundEmail, OutboxKind, OutboxStatus, utcnow
+from petitions.models import DeliveryRecipient, OutboundEmail, OutboxKind, OutboxStatus, utcnow
+from petitions.services import deliveries
 from petitions.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -59,32 +61,40 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         send_message(message)
     except TemporaryMailError as exc:
         row.last_error = _redact(str(exc))
+        # The task is retrying it: keep the dispatcher from handing it off a second time.
+        row.dispatched_at = utcnow()
         db.session.commit()
         raise
     except PermanentMailError as exc:
-        row.status = OutboxStatus.FAILED
-        row.last_error = _redact(str(exc))
-        row.payload = None
-        db.session.commit()
+        _fail(row, str(exc))
         log.warning("Email %s failed permanently: %s", outbox_id, row.last_error)
-        return row.status
+        return OutboxStatus.FAILED
     row.status = OutboxStatus.SENT
     row.sent_at = utcnow()
     row.message_id = message["Message-ID"]
     row.payload = None
     row.last_error = None
     db.session.commit()
-    return row.status
+    if row.delivery_recipient_id is not None:
+        deliveries.record_recipient_result(row.delivery_recipient_id,
+                                           message_id=row.message_id)
+    return OutboxStatus.SENT
+
+
+def _fail(row: OutboundEmail, reason: str) -> None:
+    row.status = OutboxStatus.FAILED
+    row.last_error = _redact(reason)
+    row.payload = None
+    db.session.commit()
+    if row.delivery_recipient_id is not None:
+        deliveries.record_recipient_result(row.delivery_recipient_id, error=row.last_error)
 
 
 def give_up(outbox_id: int, reason: str) -> None:
     """Mark an email failed after its retries ran out."""
     row = db.session.get(OutboundEmail, outbox_id)
     if row is not None and row.status == OutboxStatus.PENDING:
-        row.status = OutboxStatus.FAILED
-        row.last_error = _redact(reason)
-        row.payload = None
-        db.session.commit()
+        _fail(row, reason)
 
 
 def _message_id(outbox_id: int) -> str:
@@ -94,6 +104,8 @@ def _message_id(outbox_id: int) -> str:
 
 
 def build_message(row: OutboundEmail) -> EmailMessage:
+    if row.kind == OutboxKind.DELIVERY and row.delivery_recipient is not None:
+        return _delivery_message(row, row.delivery_recipient)
     if row.kind != OutboxKind.CONFIRMATION or row.signature is None:
         raise PermanentMailError(f"nothing to send for a {row.kind} email without a signature")
     signature = row.signature
@@ -115,15 +127,52 @@ def build_message(row: OutboundEmail) -> EmailMessage:
     message["Subject"] = subject
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = formataddr((f"{signature.first_name} {signature.last_name}",
-                                signature.email))
+                                _ascii_address(signature.email)))
     message["Message-ID"] = _message_id(row.id)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    if not current_app.config["MAIL_SERVER"]:
-        log.info("Development outbox: confirmation link for email %s: %s",
-                 row.id, context["confirm_url"])
     return message
+
+
+def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> EmailMessage:
+    """The package for one target: addressed by name, the organizer in copy, the PDF
+    letter and the CSV attached."""
+    delivery = recipient.delivery
+    action = delivery.action
+    context = {"recipient": recipient, "delivery": delivery, "action": action,
+               "action_url": external_url("public.action", slug=action.slug)}
+    with force_locale(action.language):
+        subject = gettext("%(count)s signatures: %(title)s", count=f"{delivery.total:,}",
+                          title=action.title)
+        text = render_template("emails/delivery.txt", **context)
+        html = render_template("emails/delivery.html", **context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = formataddr((recipient.name, _ascii_address(recipient.email)))
+    organizer = delivery.requested_by
+    if organizer is not None and organizer.active:
+        message["Cc"] = formataddr((organizer.name or "", _ascii_address(organizer.email)))
+    message["Message-ID"] = _message_id(row.id)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    for filename, media_type, content in deliveries.attachments_for(recipient):
+        maintype, _, subtype = media_type.partition("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+    return message
+
+
+def _ascii_address(address: str) -> str:
+    """The address with its domain in ASCII (IDNA) form, which every SMTP server takes.
+    A non-ASCII local part would need SMTPUTF8, which this sender does not speak."""
+    try:
+        ascii_email = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError as exc:
+        raise PermanentMailError(f"invalid address: {exc}") from exc
+    if ascii_email is None:
+        raise PermanentMailError("the address has a non-ASCII local part (needs SMTPUTF8)")
+    return ascii_email
 
 
 def send_message(message: EmailMessage) -> None:
@@ -140,19 +189,23 @@ def send_message(message: EmailMessage) -> None:
             if config["MAIL_USERNAME"]:
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             smtp.send_message(message)
+    # Redacted where raised, not only where stored: an exception can reach a log or an
+    # error tracker (a task's traceback, a retry). ``from None``: the original
+    # exceptions quote the recipient (SMTPRecipientsRefused is keyed by address),
+    # and a printed traceback would show them.
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         error = f"recipient refused: {codes}"
         if all(400 <= code < 500 for code in codes):
-            raise TemporaryMailError(error) from exc
-        raise PermanentMailError(error) from exc
+            raise TemporaryMailError(error) from None
+        raise PermanentMailError(error) from None
     except smtplib.SMTPResponseException as exc:
-        error = f"{exc.smtp_code} {exc.smtp_error!r}"
+        error = _redact(f"{exc.smtp_code} {exc.smtp_error!r}")
         if 400 <= exc.smtp_code < 500:
-            raise TemporaryMailError(error) from exc
-        raise PermanentMailError(error) from exc
+            raise TemporaryMailError(error) from None
+        raise PermanentMailError(error) from None
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-        raise TemporaryMailError(f"{type(exc).__name__}: {exc}") from exc
+        raise TemporaryMailError(_redact(f"{type(exc).__name__}: {exc}")) from exc
 
 
 def _write_to_outbox(message: EmailMessage) -> None:
@@ -160,4 +213,7 @@ def _write_to_outbox(message: EmailMessage) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     name = message["Message-ID"].strip("<>").partition("@")[0]
-    (folder / f"{stamp}-{name}.eml").write_bytes(bytes(message))
+    path = folder / f"{stamp}-{name}.eml"
+    path.write_bytes(bytes(message))
+    # The file, not the link: a confirmation token must never reach a log.
+    log.info("Development outbox: email written to %s", path)

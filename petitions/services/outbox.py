@@ -18,7 +18,14 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from petitions.extensions import db
-from petitions.models import OutboundEmail, OutboxKind, OutboxStatus, Signature, utcnow
+from petitions.models import (
+    DeliveryRecipient,
+    OutboundEmail,
+    OutboxKind,
+    OutboxStatus,
+    Signature,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,15 @@ def record(kind: OutboxKind, signature: Signature, payload: dict[str, str]) -> i
     hand-off leaves a row that the dispatcher picks up once the mark is stale.
     """
     row = OutboundEmail(kind=kind, signature=signature, payload=json.dumps(payload),
+                        status=OutboxStatus.PENDING, dispatched_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def record_for_recipient(recipient: DeliveryRecipient) -> int:
+    """Add a delivery email for one target to the current transaction."""
+    row = OutboundEmail(kind=OutboxKind.DELIVERY, delivery_recipient=recipient,
                         status=OutboxStatus.PENDING, dispatched_at=utcnow())
     db.session.add(row)
     db.session.flush()

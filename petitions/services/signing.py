@@ -73,7 +73,9 @@ class SignOutcome:
 def normalize_email(raw: str) -> NormalizedEmail:
     """Validate an address and give its stored form and its comparison key."""
     try:
-        info = validate_email(raw.strip(), check_deliverability=False)
+        # No SMTPUTF8: an address we could not send the confirmation to is refused
+        # here, with a message, rather than accepted and never confirmed.
+        info = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SigningError("email", str(exc)) from exc
     domain = (info.ascii_domain or info.domain).lower()
@@ -84,6 +86,12 @@ def normalize_text(raw: str) -> str:
     """NFC, invisible characters removed, runs of white space folded."""
     text = _INVISIBLE.sub("", unicodedata.normalize("NFC", raw))
     return " ".join(text.split())
+
+
+def normalize_comment(raw: str) -> str:
+    """NFC and invisible characters removed, like names, but line breaks kept."""
+    lines = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").split("\n")
+    return "\n".join(_INVISIBLE.sub("", line).rstrip() for line in lines).strip()
 
 
 def normalize_name(raw: str, field: str) -> str:
@@ -131,7 +139,7 @@ def _clean(data: SignatureInput) -> tuple[SignatureInput, NormalizedEmail]:
         email=data.email,
         country=data.country.strip().upper(),
         postcode=normalize_text(data.postcode),
-        comment=unicodedata.normalize("NFC", data.comment).strip(),
+        comment=normalize_comment(data.comment),
         updates_opt_in=data.updates_opt_in,
     )
     for field, limit in FIELD_LIMITS.items():

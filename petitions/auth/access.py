@@ -1,0 +1,73 @@
+"""Who may see what: the checks every console view and API route makes.
+
+Pages: no session → redirect to the login page; API: no token → 401 JSON.
+An organizer touching an action that is not theirs → 403; admins may do everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, g, request
+from flask_login import current_user, login_required
+
+from petitions.errors import api_error
+from petitions.models import Action, User
+from petitions.services import accounts
+from petitions.services.actions import get_action
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_required(view: F) -> F:
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def managed_action_or_abort(slug: str, user: User) -> Action:
+    """The action at ``slug`` if ``user`` may manage it: 404 if none, 403 if not theirs."""
+    action = get_action(slug)
+    if action is None:
+        abort(404)
+    if not accounts.can_manage(user, action):
+        abort(403)
+    return action
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def token_required(*, admin: bool = False) -> Callable[[F], F]:
+    """API routes: a valid bearer token (401 otherwise), of an admin if ``admin`` (403)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            token = bearer_token()
+            user = accounts.user_for_token(token) if token else None
+            if user is None:
+                response, status = api_error(401, "A valid API token is required "
+                                                  "(Authorization: Bearer <token>).")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response, status
+            if admin and not user.is_admin:
+                return api_error(403, "Only admins may do this.")
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

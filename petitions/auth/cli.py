@@ -1,0 +1,40 @@
+"""``flask --app petitions users …``: accounts and API tokens from the command line."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from petitions.models import Role
+from petitions.services import accounts
+
+users_cli = AppGroup("users", help="Staff accounts and API tokens.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--password", help="Prompted for (hidden, twice) when not given.")
+@click.option("--name", default=None, help="The person's name, shown in the console.")
+def create_user(email: str, role: str, password: str | None, name: str | None) -> None:
+    """Create an admin or organizer who logs in at /login."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(email, role, password=password, name=name, via="cli")
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created {user.role} #{user.id}.")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+def create_token(email: str, name: str) -> None:
+    """Create an API token for EMAIL; the token is printed alone on the last line."""
+    user = accounts.find_user(email)
+    if user is None or not user.active:
+        raise click.ClickException("no active user with that email address")
+    _, token = accounts.create_token(user, name=name, via="cli")
+    click.echo("Keep this token secret; it is shown only once:")
+    click.echo(token)

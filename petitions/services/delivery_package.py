@@ -1,0 +1,188 @@
+"""The package a target receives: a PDF letter with the list of signers, and a CSV.
+
+Signers' names arrive in every script. The PDF embeds Noto Sans (Latin, Greek,
+Cyrillic), Noto Naskh Arabic (Arabic and Persian, shaped and right to left by
+HarfBuzz) and Droid Sans Fallback (Chinese, Japanese, Korean); fpdf2 picks the
+font that has each character and embeds only the glyphs used. Neither file ever
+holds an email address or a postcode: names and countries only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from flask_babel import force_locale, gettext
+from fpdf import FPDF
+from sqlalchemy import select
+
+from petitions import countries
+from petitions.extensions import db
+from petitions.models import Action, PaperSignature, Signature, SignatureStatus
+from petitions.services.actions import render_markdown
+from petitions.services.exports import escape_cell
+
+FONTS = Path(__file__).resolve().parent.parent / "fonts"
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Addressee:
+    name: str
+    title: str = ""
+    organization: str = ""
+
+
+@dataclass(frozen=True)
+class Signer:
+    first_name: str
+    last_name: str
+    country: str
+    on_paper: bool = False
+
+
+def signers(action: Action) -> Iterator[Signer]:
+    """Every confirmed online signer, then every paper signer, streamed in batches."""
+    online = (select(Signature.first_name, Signature.last_name, Signature.country)
+              .where(Signature.action_id == action.id,
+                     Signature.status == SignatureStatus.CONFIRMED)
+              .order_by(Signature.confirmed_at, Signature.id)
+              .execution_options(yield_per=BATCH))
+    for first, last, country in db.session.execute(online):
+        yield Signer(first, last, country)
+    paper = (select(PaperSignature.first_name, PaperSignature.last_name, PaperSignature.country)
+             .where(PaperSignature.action_id == action.id)
+             .order_by(PaperSignature.id)
+             .execution_options(yield_per=BATCH))
+    for first, last, country in db.session.execute(paper):
+        yield Signer(first, last, country, on_paper=True)
+
+
+def build_csv(rows: Iterable[Signer]) -> bytes:
+    """first_name,last_name,country,collected; UTF-8 with a BOM so spreadsheets read it."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["first_name", "last_name", "country", "collected"])
+    for signer in rows:
+        writer.writerow([escape_cell(signer.first_name), escape_cell(signer.last_name),
+                         signer.country, "paper" if signer.on_paper else "online"])
+    return buffer.getvalue().encode()
+
+
+class _Letter(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(format="A4")
+        self._footer_text = footer_text
+        self.add_font("Noto", fname=str(FONTS / "NotoSans-Regular.ttf"))
+        self.add_font("Noto", style="B", fname=str(FONTS / "NotoSans-Bold.ttf"))
+        self.add_font("Naskh", fname=str(FONTS / "NotoNaskhArabic-Regular.ttf"))
+        self.add_font("Naskh", style="B", fname=str(FONTS / "NotoNaskhArabic-Bold.ttf"))
+        self.add_font("CJK", fname=str(FONTS / "DroidSansFallbackFull.ttf"))
+        self.set_fallback_fonts(["Naskh", "CJK"], exact_match=False)
+        self.set_text_shaping(True)
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(20, 18, 20)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Noto", size=8)
+        self.cell(0, 6, f"{self._footer_text} · {self.page_no()}", align="C")
+
+
+def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: int,
+              by_country: dict[str, int], compiled_on: date, rows: Iterable[Signer],
+              locale: str = "en") -> bytes:
+    """The cover letter, the table by country, and the appendix of every signer."""
+    with force_locale(locale):
+        pdf = _Letter(action.title)
+        pdf.set_title(action.title)
+        pdf.set_creator("Petitions")
+        pdf.add_page()
+        pdf.set_font("Noto", size=10)
+        pdf.cell(0, 6, compiled_on.isoformat(), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        for line in (addressee.name, addressee.title, addressee.organization):
+            if line:
+                pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(6)
+        pdf.set_font("Noto", style="B", size=15)
+        pdf.multi_cell(0, 8, action.title, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+        pdf.set_font("Noto", size=11)
+        pdf.multi_cell(0, 6, gettext("Dear %(name)s,", name=addressee.name),
+                       new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+        pdf.write_html(render_markdown(action.body))
+        if action.demand_list:
+            pdf.ln(2)
+            pdf.set_font("Noto", style="B", size=12)
+            pdf.cell(0, 8, gettext("We ask for"), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Noto", size=11)
+            for number, demand in enumerate(action.demand_list, start=1):
+                pdf.multi_cell(0, 6, f"{number}. {demand}", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        pdf.set_font("Noto", style="B", size=12)
+        pdf.multi_cell(0, 7, gettext(
+            "%(total)s people have signed this appeal: %(online)s online, each confirmed "
+            "by email, and %(paper)s on paper.", total=f"{confirmed + paper:,}",
+            online=f"{confirmed:,}", paper=f"{paper:,}"), align="L", new_x="LMARGIN",
+            new_y="NEXT")
+
+        if by_country:
+            pdf.ln(3)
+            pdf.set_font("Noto", style="B", size=12)
+            pdf.cell(0, 8, gettext("Signatures by country"), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Noto", size=10)
+            ordered = sorted(by_country.items(), key=lambda item: (-item[1], item[0]))
+            with pdf.table(col_widths=(120, 50), text_align=("LEFT", "RIGHT"),
+                           first_row_as_headings=True) as table:
+                table.row([gettext("Country"), gettext("Signatures")])
+                for code, count in ordered:
+                    table.row([countries.name(code, locale), f"{count:,}"])
+
+        pdf.add_page()
+        pdf.set_font("Noto", style="B", size=13)
+        pdf.cell(0, 8, gettext("Appendix: the signatories"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Noto", size=9)
+        _appendix(pdf, rows, locale)
+        return bytes(pdf.output())
+
+
+def _appendix(pdf: FPDF, rows: Iterable[Signer], locale: str) -> None:
+    """One table per chunk of rows: fpdf2 keeps a whole table in memory until it ends."""
+    chunk: list[Signer] = []
+    for signer in rows:
+        chunk.append(signer)
+        if len(chunk) == 500:
+            _table(pdf, chunk, locale)
+            chunk = []
+    if chunk:
+        _table(pdf, chunk, locale)
+
+
+def _table(pdf: FPDF, chunk: list[Signer], locale: str) -> None:
+    with pdf.table(col_widths=(110, 60), first_row_as_headings=False,
+                   line_height=5.5) as table:
+        for signer in chunk:
+            name = f"{signer.first_name} {signer.last_name}"
+            country = countries.name(signer.country, locale)
+            row = table.row()
+            row.cell(name, align="RIGHT" if _right_to_left(name) else "LEFT")
+            row.cell(f"{country} ({gettext('paper')})" if signer.on_paper else country)
+
+
+def _right_to_left(text: str) -> bool:
+    """Whether the first letter with a direction is written right to left."""
+    for char in text:
+        direction = unicodedata.bidirectional(char)
+        if direction in ("R", "AL"):
+            return True
+        if direction == "L":
+            return False
+    return False
