@@ -146,7 +146,7 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
     if not config["PII_ENCRYPTION_KEYS"] or not config["PII_INDEX_KEY"]:
         problems.append("PII_ENCRYPTION_KEYS and PII_INDEX_KEY must be set "
-                        "(`flask --app petitions keys generate`)")
+                        "(see docs/privacy.md, \"Generating keys\")")
     if not config["MAIL_SERVER"]:
         problems.append("MAIL_SERVER must be set: production does not write mail to files")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

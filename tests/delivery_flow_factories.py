@@ -29,7 +29,7 @@ GUTERRES = TargetInput("António Guterres", "Secretary-General", "United Nations
                        "sg@un.example")
 TURK = TargetInput("Volker Türk", "High Commissioner for Human Rights", "OHCHR",
                    "hc@ohchr.example")
-# A target without an address is named in the letter's action but gets no email.
+# A target without an address: one of the action's targets, but sent no email.
 NO_EMAIL = TargetInput("The Embassy", "Ambassador")
 TARGETS = [GUTERRES, TURK, NO_EMAIL]
 

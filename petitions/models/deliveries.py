@@ -140,7 +140,8 @@ class DeliveryFile(db.Model):
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     # AES-GCM under the PII keys (see petitions.crypto), bound to delivery and name.
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: listing a delivery's files must not load every letter.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     delivery: Mapped[Delivery] = relationship(back_populates="files")

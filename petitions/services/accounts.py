@@ -149,10 +149,13 @@ def update_user(user: User, *, actor: User | None, role: Role | str | None = Non
     if active is not None and active != user.active:
         user.active = active
         user.session_version += 1
-    if name is not None:
+    after = {"role": str(user.role), "active": user.active}
+    if name is not None and (name or None) != user.name:
         user.name = name or None
+        # That the name changed is recorded; the names themselves stay out of the log.
+        before["name"], after["name"] = "(previous)", "(changed)"
     audit.record("user.update", "user", user.id, actor=actor, via=via, before=before,
-                 after={"role": str(user.role), "active": user.active})
+                 after=after)
     db.session.commit()
 
 

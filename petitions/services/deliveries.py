@@ -119,6 +119,13 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     db.session.commit()
 
     action = delivery.action
+    if not any(t.email for t in action.targets):
+        # The targets changed since the request: with no one to send to, the delivery
+        # would wait in "sending" for answers that never come.
+        delivery.status = DeliveryStatus.FAILED
+        delivery.error = "none of the action's targets has an email address"
+        db.session.commit()
+        return DeliveryStatus.FAILED
     tally = tallies.compile_tally(action.id)
     counts = counting.counts(action.id)
     compiled_on = utcnow().date()
@@ -237,6 +244,11 @@ def auto_deliver_due(today: date | None = None) -> int:
             due.append(DeliveryTrigger.GOAL)
         if action.auto_deliver_at_deadline and action.deadline and action.deadline < today:
             due.append(DeliveryTrigger.DEADLINE)
+        # One automatic delivery at a time: goal and deadline due together, or the
+        # deadline passing while the goal's delivery is on its way, would otherwise
+        # send the targets the same package twice.
+        if due and _auto_underway(action.id):
+            continue
         for trigger in due:
             if _has_auto(action.id, trigger):
                 continue
@@ -247,7 +259,15 @@ def auto_deliver_due(today: date | None = None) -> int:
             except DeliveryError as exc:
                 log.warning("Automatic %s delivery of action %s not started: %s",
                             trigger, action.id, exc)
+            break
     return started
+
+
+def _auto_underway(action_id: int) -> bool:
+    return db.session.scalar(select(Delivery.id).where(
+        Delivery.action_id == action_id, Delivery.auto_key.is_not(None),
+        Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.COMPILING,
+                             DeliveryStatus.SENDING))).limit(1)) is not None
 
 
 def _has_auto(action_id: int, trigger: DeliveryTrigger) -> bool:
@@ -273,6 +293,8 @@ def list_deliveries(action: Action) -> list[Delivery]:
 
 
 def get_delivery(action: Action, delivery_id: int) -> Delivery | None:
+    if not 0 < delivery_id < 2**63:  # neither database takes a number beyond 64 bits
+        return None
     delivery = db.session.get(Delivery, delivery_id)
     return delivery if delivery is not None and delivery.action_id == action.id else None
 

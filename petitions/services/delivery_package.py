@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import nh3
 from flask_babel import force_locale, gettext
 from fpdf import FPDF
+from fpdf.fonts import FontFace, TextStyle
 from sqlalchemy import select
 
 from petitions import countries
@@ -29,6 +31,12 @@ from petitions.services.exports import escape_cell
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
 BATCH = 2000
+# The embedded fonts have no italic face, and fpdf2 sets code in Courier, which has no
+# glyph beyond Latin-1: either would stop the letter. Such text keeps the letter's font.
+_HTML_STYLES = {"em": FontFace(), "i": FontFace(), "code": FontFace(),
+                "pre": TextStyle(t_margin=4)}
+# Images would be fetched from wherever the appeal points, by the worker: left out.
+_HTML_TAGS = nh3.ALLOWED_TAGS - {"img"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,8 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
         pdf.multi_cell(0, 6, gettext("Dear %(name)s,", name=addressee.name),
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        pdf.write_html(render_markdown(action.body))
+        pdf.write_html(nh3.clean(render_markdown(action.body), tags=_HTML_TAGS),
+                       tag_styles=_HTML_STYLES)
         if action.demand_list:
             pdf.ln(2)
             pdf.set_font("Noto", style="B", size=12)

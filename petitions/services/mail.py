@@ -69,6 +69,8 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         _fail(row, str(exc))
         log.warning("Email %s failed permanently: %s", outbox_id, row.last_error)
         return OutboxStatus.FAILED
+    if not current_app.config["MAIL_SERVER"] and row.kind == OutboxKind.CONFIRMATION:
+        _log_development_link(row)
     row.status = OutboxStatus.SENT
     row.sent_at = utcnow()
     row.message_id = message["Message-ID"]
@@ -79,6 +81,17 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         deliveries.record_recipient_result(row.delivery_recipient_id,
                                            message_id=row.message_id)
     return OutboxStatus.SENT
+
+
+def _log_development_link(row: OutboundEmail) -> None:
+    """Development only (production refuses to run without an SMTP server): show the
+    confirmation link in the log, so a newcomer trying the platform can click it. The
+    same link is in the .eml file beside it; with a real mail server, no token is
+    ever logged."""
+    token = json.loads(row.payload or "{}").get("token")
+    if token:
+        log.info("Development outbox: confirmation link: %s",
+                 external_url("public.confirm_signature", token=token))
 
 
 def _fail(row: OutboundEmail, reason: str) -> None:
@@ -159,7 +172,10 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
     message.add_alternative(html, subtype="html")
     for filename, media_type, content in deliveries.attachments_for(recipient):
         maintype, _, subtype = media_type.partition("/")
-        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+        # Text without a charset is US-ASCII to a mail client: the CSV is UTF-8.
+        params = {"charset": "utf-8"} if maintype == "text" else None
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename,
+                               params=params)
     return message
 
 

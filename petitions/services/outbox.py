@@ -63,15 +63,17 @@ def hand_off(ids: Iterable[int]) -> int:
     the scheduler's next ``dispatch_pending`` picks it up.
     """
     celery = current_app.extensions["celery"]
-    failed: list[int] = []
     ids = list(ids)
-    for outbox_id in ids:
+    failed: list[int] = []
+    for position, outbox_id in enumerate(ids):
         try:
             celery.send_task(SEND_EMAIL_TASK, args=[outbox_id], retry=False)
         except Exception as exc:  # broker down: any kombu, redis or socket error
-            log.warning("Broker unavailable, email %s left for the dispatcher: %s",
-                        outbox_id, type(exc).__name__)
-            failed.append(outbox_id)
+            # Don't wait for the broker once per row: leave them all to the dispatcher.
+            failed = ids[position:]
+            log.warning("Broker unavailable, %d email(s) left for the dispatcher: %s",
+                        len(failed), type(exc).__name__)
+            break
     if failed:
         db.session.execute(update(OutboundEmail).where(OutboundEmail.id.in_(failed))
                            .values(dispatched_at=None))

@@ -373,7 +373,8 @@ def test_role_change_and_deactivation(admin_client, app, organizer):
     other = app.test_client()
     log_in(other, organizer)
 
-    promoted = post_form(admin_client, url, {"name": "Omar", "role": "admin", "active": "y"})
+    promoted = post_form(admin_client, url, {"name": "Omar Organizer", "role": "admin",
+                                             "active": "y"})
     assert promoted.status_code == 303
     assert fresh(User, organizer.id).role == Role.ADMIN
 
@@ -390,7 +391,9 @@ def test_role_change_and_deactivation(admin_client, app, organizer):
     log_in(app.test_client(), fresh(User, organizer.id))
     verbs = [(e.before, e.after) for e in reversed(entries("user.update"))]
     assert verbs[0] == ({"role": "organizer"}, {"role": "admin"})
-    assert verbs[1] == ({"active": True}, {"active": False})
+    # A new name is recorded as a change, without the names themselves.
+    assert verbs[1] == ({"active": True, "name": "(previous)"},
+                        {"active": False, "name": "(changed)"})
 
 
 def test_an_admin_cannot_demote_or_deactivate_themselves(admin_client, admin):

@@ -21,6 +21,7 @@ from referencing.jsonschema import DRAFT202012
 
 from petitions.api.openapi import SPEC
 from petitions.models import Action
+from petitions.services import deliveries
 from tests.api_factories import (
     action_body,
     openapi_path,
@@ -221,6 +222,50 @@ def _export_signatures(check: Checker, world: World) -> None:
     check("GET", path, url + "?since=soon", 422, headers=world.admin)
 
 
+def _get_tally(check: Checker, world: World) -> None:
+    path = "/actions/{slug}/tally"
+    check("GET", path, f"/api/v1/actions/{world.action.slug}/tally", 200)
+    check("GET", path, f"/api/v1/actions/{make_action(publish=False).slug}/tally", 404)
+
+
+def _request_delivery(check: Checker, world: World) -> None:
+    path, url = "/actions/{slug}/deliveries", f"/api/v1/actions/{world.action.slug}/deliveries"
+    check("POST", path, url, 202, headers=world.organizer)
+    check("POST", path, url, 202, json={"mark_delivered": True}, headers=world.admin)
+    check("POST", path, url, 400, data=b"{", content_type="application/json",
+          headers=world.admin)
+    check("POST", path, url, 401)
+    check("POST", path, url, 403, headers=world.stranger)
+    check("POST", path, "/api/v1/actions/nothing-here/deliveries", 404, headers=world.admin)
+    check("POST", path, url, 413, json={"mark_delivered": True, "x": "x" * TOO_LARGE},
+          headers=world.admin)
+    check("POST", path, url, 415, data=b"{}", content_type="text/plain", headers=world.admin)
+    check("POST", path, url, 422, json={"mark_delivered": "yes"}, headers=world.admin)
+
+
+def _list_deliveries(check: Checker, world: World) -> None:
+    path, url = "/actions/{slug}/deliveries", f"/api/v1/actions/{world.action.slug}/deliveries"
+    check("GET", path, url, 200, headers=world.organizer)
+    deliveries.request_delivery(world.action, actor=None)
+    check("GET", path, url, 200, headers=world.admin)
+    check("GET", path, url, 401)
+    check("GET", path, url, 403, headers=world.stranger)
+    check("GET", path, "/api/v1/actions/nothing-here/deliveries", 404, headers=world.admin)
+
+
+def _get_delivery(check: Checker, world: World) -> None:
+    delivery = deliveries.request_delivery(world.action, actor=None)
+    path = "/actions/{slug}/deliveries/{delivery_id}"
+    url = f"/api/v1/actions/{world.action.slug}/deliveries/{delivery.id}"
+    check("GET", path, url, 200, headers=world.organizer)
+    deliveries.compile_delivery(delivery.id)
+    check("GET", path, url, 200, headers=world.admin)
+    check("GET", path, url, 401)
+    check("GET", path, url, 403, headers=world.stranger)
+    check("GET", path, f"/api/v1/actions/{world.action.slug}/deliveries/0", 404,
+          headers=world.admin)
+
+
 # One scenario an operation: it must make the operation answer every status described.
 SCENARIOS: dict[tuple[str, str], Callable[[Checker, World], None]] = {
     ("GET", "/openapi.json"): _openapi,
@@ -229,6 +274,10 @@ SCENARIOS: dict[tuple[str, str], Callable[[Checker, World], None]] = {
     ("GET", "/actions/{slug}"): _get_action,
     ("PATCH", "/actions/{slug}"): _update_action,
     ("GET", "/actions/{slug}/signatures.csv"): _export_signatures,
+    ("GET", "/actions/{slug}/tally"): _get_tally,
+    ("GET", "/actions/{slug}/deliveries"): _list_deliveries,
+    ("POST", "/actions/{slug}/deliveries"): _request_delivery,
+    ("GET", "/actions/{slug}/deliveries/{delivery_id}"): _get_delivery,
 }
 
 

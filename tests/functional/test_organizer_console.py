@@ -79,7 +79,8 @@ def test_dashboard_lists_own_actions_with_counts(client):
     rows = page.find("tbody").find_all("tr")
     assert len(rows) == 1
     cells = [cell.text for cell in rows[0].find_all() if cell.tag in ("th", "td")]
-    assert cells == ["Free the students", "published", "2", "1", "3", "5"]
+    assert cells == ["Free the students", "published", "Deliveries (Free the students)",
+                     "2", "1", "3", "5"]
     assert rows[0].find("a").get("href") == f"/console/actions/{mine.slug}"
     assert theirs.title not in page.text
 
