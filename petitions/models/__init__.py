@@ -1,5 +1,6 @@
 """The data model, one module per domain."""
 
+from petitions.models.abuse import AbuseReport, BlockKind, BlockRule
 from petitions.models.actions import COUNTER_SHARDS, Action, ActionCounter, ActionStatus, Target
 from petitions.models.audit import AuditEntry
 from petitions.models.deliveries import (
@@ -10,6 +11,15 @@ from petitions.models.deliveries import (
     DeliveryStatus,
     DeliveryTrigger,
 )
+from petitions.models.messaging import (
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    SuppressionReason,
+    Update,
+    UpdateKind,
+    UpdateStatus,
+)
 from petitions.models.outbox import OutboundEmail, OutboxKind, OutboxStatus
 from petitions.models.paper import PaperBatch, PaperSignature
 from petitions.models.signatures import Signature, SignatureStatus
@@ -18,12 +28,15 @@ from petitions.models.users import ApiToken, Role, User, action_organizers
 
 __all__ = [
     "COUNTER_SHARDS",
+    "AbuseReport",
     "Action",
     "ActionCounter",
     "ActionStatus",
     "ActionTally",
     "ApiToken",
     "AuditEntry",
+    "BlockKind",
+    "BlockRule",
     "Delivery",
     "DeliveryFile",
     "DeliveryRecipient",
@@ -37,7 +50,14 @@ __all__ = [
     "Role",
     "Signature",
     "SignatureStatus",
+    "Subscriber",
+    "SubscriberStatus",
+    "Suppression",
+    "SuppressionReason",
     "Target",
+    "Update",
+    "UpdateKind",
+    "UpdateStatus",
     "User",
     "action_organizers",
     "utcnow",

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.extensions import db
@@ -50,6 +50,19 @@ class Action(db.Model):
     # Deliver the signatures automatically when the goal is reached / the deadline passes.
     auto_deliver_on_goal: Mapped[bool] = mapped_column(default=False, server_default="0")
     auto_deliver_at_deadline: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # For the urgent-action network: subscribers choose topics and regions.
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    region: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # Texts in other languages: {"fa": {"title": …, "summary": …, "body": …, "demands": …}}.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
+        JSON, default=dict, server_default="{}")
+    # Shown in link previews (Open Graph / Twitter cards).
+    image_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Abuse defence, switched on by an admin for an action under attack.
+    proof_of_work: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # Retention: keep signers' data after closing (otherwise anonymized after a while).
+    keep_data: Mapped[bool] = mapped_column(default=False, server_default="0")
+    anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     targets: Mapped[list[Target]] = relationship(
         back_populates="action", order_by="Target.position", cascade="all, delete-orphan")

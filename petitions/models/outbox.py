@@ -29,6 +29,10 @@ class OutboxStatus(enum.StrEnum):
 class OutboxKind(enum.StrEnum):
     CONFIRMATION = "confirmation"
     DELIVERY = "delivery"
+    REMINDER = "reminder"
+    UPDATE = "update"
+    ALERT = "alert"
+    SUBSCRIBE = "subscribe"
 
 
 class OutboundEmail(db.Model):
@@ -42,6 +46,13 @@ class OutboundEmail(db.Model):
         ForeignKey("signatures.id", ondelete="CASCADE"), index=True)
     delivery_recipient_id: Mapped[int | None] = mapped_column(
         ForeignKey("delivery_recipients.id", ondelete="CASCADE"), index=True)
+    update_id: Mapped[int | None] = mapped_column(ForeignKey("updates.id", ondelete="CASCADE"),
+                                                  index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    # What this email is, uniquely (e.g. "update:7:sig:123"): recording it twice is
+    # refused by the database, so a restarted batch never mails anyone twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     # What the message needs beyond the rows it points at (the confirmation token),
     # as encrypted JSON; erased once the message is sent.
     payload: Mapped[str | None] = mapped_column(EncryptedText("outbound_emails.payload"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.crypto import EncryptedText
@@ -17,6 +17,8 @@ from petitions.models.types import BigId, UTCDateTime, utcnow
 class SignatureStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
+    # Struck out by an admin as part of a flood of fake signatures; not counted.
+    INVALIDATED = "invalidated"
 
 
 class Signature(db.Model):
@@ -57,6 +59,13 @@ class Signature(db.Model):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     # Truncated keyed digest of the signer's IP address, erased after a while.
     ip_digest: Mapped[str | None] = mapped_column(String(16))
+    # Truncated keyed digests of the address's network (/24, /48) and of the email's
+    # domain: enough to block or strike out a flood, never to name anyone.
+    ip_network_digest: Mapped[str | None] = mapped_column(String(16))
+    email_domain_digest: Mapped[str | None] = mapped_column(String(16))
+    # The signer agreed to appear (first name and country) in the recent signers list.
+    show_publicly: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -21,6 +21,7 @@ import nh3
 from flask_babel import force_locale, gettext
 from fpdf import FPDF
 from fpdf.fonts import FontFace, TextStyle
+from markdown_it import MarkdownIt
 from sqlalchemy import select
 
 from petitions import countries
@@ -117,24 +118,26 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
         pdf.ln(4)
         for line in (addressee.name, addressee.title, addressee.organization):
             if line:
-                pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+                pdf.cell(0, 6, line, align=_alignment(line), new_x="LMARGIN",
+                         new_y="NEXT")
         pdf.ln(6)
         pdf.set_font("Noto", style="B", size=15)
-        pdf.multi_cell(0, 8, action.title, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 8, action.title, align=_alignment(action.title),
+                       new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         pdf.set_font("Noto", size=11)
         pdf.multi_cell(0, 6, gettext("Dear %(name)s,", name=addressee.name),
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        pdf.write_html(nh3.clean(render_markdown(action.body), tags=_HTML_TAGS),
-                       tag_styles=_HTML_STYLES)
+        _write_body(pdf, action.body)
         if action.demand_list:
             pdf.ln(2)
             pdf.set_font("Noto", style="B", size=12)
             pdf.cell(0, 8, gettext("We ask for"), new_x="LMARGIN", new_y="NEXT")
             pdf.set_font("Noto", size=11)
             for number, demand in enumerate(action.demand_list, start=1):
-                pdf.multi_cell(0, 6, f"{number}. {demand}", new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 6, f"{number}. {demand}", align=_alignment(demand),
+                               new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         pdf.set_font("Noto", style="B", size=12)
         pdf.multi_cell(0, 7, gettext(
@@ -182,8 +185,42 @@ def _table(pdf: FPDF, chunk: list[Signer], locale: str) -> None:
             name = f"{signer.first_name} {signer.last_name}"
             country = countries.name(signer.country, locale)
             row = table.row()
-            row.cell(name, align="RIGHT" if _right_to_left(name) else "LEFT")
+            row.cell(name, align=_alignment(name))
             row.cell(f"{country} ({gettext('paper')})" if signer.on_paper else country)
+
+
+def _write_body(pdf: FPDF, body: str) -> None:
+    """The appeal text. fpdf2's HTML renderer keeps bold and lists but knows nothing of
+    right-to-left writing, so a text in Persian or Arabic is set paragraph by
+    paragraph instead, each shaped and ordered by HarfBuzz and aligned to the right."""
+    if not any(unicodedata.bidirectional(char) in ("R", "AL") for char in body):
+        pdf.write_html(nh3.clean(render_markdown(body), tags=_HTML_TAGS),
+                       tag_styles=_HTML_STYLES)
+        return
+    for block in _plain_blocks(body):
+        pdf.multi_cell(0, 6, block, align=_alignment(block), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+
+
+def _plain_blocks(body: str) -> list[str]:
+    """The paragraphs, headings and list items of a Markdown text, as plain text."""
+    blocks: list[str] = []
+    bullet = ""
+    for token in MarkdownIt("commonmark").parse(body):
+        if token.type == "list_item_open":
+            bullet = "• "
+        elif token.type == "inline":
+            text = "".join(child.content for child in token.children or []
+                           if child.type in ("text", "code_inline"))
+            if text.strip():
+                blocks.append(bullet + text.strip())
+            bullet = ""
+    return blocks
+
+
+def _alignment(text: str) -> str:
+    """Right for a text written right to left, left otherwise."""
+    return "R" if _right_to_left(text) else "L"
 
 
 def _right_to_left(text: str) -> bool:

@@ -293,3 +293,23 @@ def test_the_csv_makes_formula_like_names_inert(name):
 
 def test_the_csv_of_no_one_is_its_header():
     assert parse(build_csv([])) == [["first_name", "last_name", "country", "collected"]]
+
+
+def test_an_appeal_written_in_persian_is_set_right_to_left(app):
+    """fpdf2's HTML renderer does not order right-to-left text: a Persian appeal is set
+    paragraph by paragraph, each word drawn in visual order, against the right edge."""
+    persian = Action(slug="fa", title="امنیت ساکنان را تضمین کنید", language="fa",
+                     body="ساکنان در خطر هستند\n\n- آب و برق را برقرار کنید",
+                     demands="نیروهای مسلح را خارج کنید")
+    content = build_pdf(persian, TARGET, confirmed=1, paper=0, by_country={"IR": 1},
+                        compiled_on=date(2026, 11, 26), rows=[NAMES["persian"]])
+    drawn = [run for run in runs(content) if "Naskh" in run.font]
+    texts = [run.text for run in drawn]
+    sentence = "ساکنان در خطر هستند".split()
+    expected = [word[::-1] for word in reversed(sentence)]
+    start = texts.index(expected[0])
+    assert texts[start:start + len(expected)] == expected
+    greeting_x = next(r.x for r in runs(content) if r.text.startswith("Dear"))
+    assert drawn[start].x > greeting_x + 150
+    for word in ("آب", "برق", "مسلح"):
+        assert word[::-1] in texts or word in texts
