@@ -30,6 +30,7 @@ print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependenc
 # copied to /app and installed in place (editable) rather than into site-packages.
 COPY . .
 RUN pip install --no-deps -e . \
+    && pybabel compile -d petitions/translations \
     && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app \
     && mkdir -p /app/instance \
     && chown app:app /app/instance

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := petitions
 
-.PHONY: install run migrate seed test test-fast lint clean
+.PHONY: install translations messages run migrate seed test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+## The compiled message catalogues (.mo) are built from the .po files, never committed.
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d petitions/translations
+
+## After changing interface strings: extract them and update every language's .po file.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+		--no-location --sort-output -o petitions/translations/messages.pot .
+	$(BIN)/pybabel update -N -i petitions/translations/messages.pot -d petitions/translations
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -35,6 +45,11 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
+
+## Load tests of the production configuration on 127.0.0.1 (bench/README.md); about
+## 10 minutes; results in bench/results/. Needs PostgreSQL, redis-server and wrk.
+bench: install
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -99,11 +99,47 @@ SETTINGS: tuple[Setting, ...] = (
             "How often the scheduler hands unsent mail to the broker."),
     Setting("TALLY_INTERVAL_SECONDS", float, 5.0,
             "How often the scheduler recompiles the tallies (by country, by day) that moved."),
+    Setting("REMINDER_AFTER_HOURS", int, 48,
+            "A signer who has not confirmed is reminded this long after signing (and after "
+            "each reminder)."),
+    Setting("REMINDER_MAX", int, 2, "At most this many reminders per pending signature."),
+    Setting("UPDATE_BATCH_SIZE", int, 500,
+            "Updates and alerts are queued this many recipients at a time."),
+    Setting("UPDATE_RATE_PER_MINUTE", int, 600,
+            "Updates and alerts go out at most this many emails a minute."),
     Setting("LOGIN_MAX_FAILURES", int, 5,
             "Failed logins in a row before an account is locked for a while."),
     Setting("LOGIN_LOCK_SECONDS", int, 900, "How long such a lock lasts."),
     Setting("TRUSTED_PROXIES", int, 0,
             "How many reverse proxies in front of the app set X-Forwarded-For (0: none)."),
+    Setting("RATELIMIT_ENABLED", _bool, True,
+            "Rate limits on signing, resending, logging in and the API (Flask-Limiter)."),
+    Setting("RATELIMIT_STORAGE_URI", str, None,
+            "Where the rate-limit counters live. Default: `REDIS_URL` when set, else "
+            "`memory://` (one process only; production refuses it)."),
+    Setting("RATELIMIT_HEADERS_ENABLED", _bool, True,
+            "Send `X-RateLimit-*` headers; a limited request always gets `Retry-After`."),
+    Setting("SIGN_RATE_LIMIT", str, "300 per hour",
+            "Signatures per IP address and action (a school or a camp may share one address)."),
+    Setting("RESEND_RATE_LIMIT", str, "5 per hour",
+            "Requests for a new confirmation link per email address."),
+    Setting("LOGIN_RATE_LIMIT", str, "30 per 10 minutes",
+            "Login attempts per IP address, and per account."),
+    Setting("API_RATE_LIMIT", str, "600 per minute", "API requests per token (or IP address)."),
+    Setting("BOT_CHECKS_ENABLED", _bool, True,
+            "Honeypot field, minimum fill time and proof of work on the signing form."),
+    Setting("BOT_MIN_FILL_SECONDS", float, 3.0,
+            "A signing form sent sooner than this after it was shown is taken for a bot."),
+    Setting("POW_MAX_NUMBER", int, 50000,
+            "Proof of work: the largest number the browser may have to try."),
+    Setting("EMBED_FRAME_ANCESTORS", str, "*",
+            "Sites allowed to frame the embed widget (CSP `frame-ancestors` sources)."),
+    Setting("RETENTION_DAYS_AFTER_CLOSE", int, 365,
+            "Signers' personal data is anonymized this long after an action closes, "
+            "unless the action keeps its data."),
+    Setting("ABUSE_REPORT_THRESHOLD", int, 50,
+            "The hourly abuse report lists networks and email domains with at least this "
+            "many signatures in the hour."),
     Setting("LOG_LEVEL", str, "INFO", "Python logging level."),
 )
 
@@ -135,6 +171,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         values["CELERY_BROKER_URL"] = values["REDIS_URL"] or "filesystem://localhost//"
     if values["MAIL_OUTBOX_DIR"] is None:
         values["MAIL_OUTBOX_DIR"] = str(instance / "outbox")
+    if values["RATELIMIT_STORAGE_URI"] is None:
+        values["RATELIMIT_STORAGE_URI"] = values["REDIS_URL"] or "memory://"
     values["BASE_URL"] = values["BASE_URL"].rstrip("/")
     return values
 
@@ -155,6 +193,10 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append("CELERY_BROKER_URL (or REDIS_URL) must point at Redis")
     if not config["BASE_URL"].startswith("https://"):
         problems.append("BASE_URL must be the public https:// address of the site")
+    storage = config.get("RATELIMIT_STORAGE_URI")
+    if config.get("RATELIMIT_ENABLED") and storage and storage.startswith("memory"):
+        # Each gunicorn worker would count on its own: the limits would be multiplied.
+        problems.append("RATELIMIT_STORAGE_URI (or REDIS_URL) must point at Redis")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: choose one")
     if problems:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import check_production, load_settings
@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
                                 x_proto=1, x_host=1)
 
-    from petitions import cli, errors
+    from petitions import cli, errors, i18n, security
     from petitions.crypto import init_vault
     from petitions.extensions import babel, celery_init_app, csrf, db, login_manager, migrate
     from petitions.services.accounts import load_session_user
@@ -40,7 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)
     celery_init_app(app)
@@ -59,14 +60,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)
     errors.register(app)
     cli.register(app)
+    security.init_app(app)
     return app
-
-
-def _select_locale() -> str:
-    # Services also run from the CLI and Celery tasks, where there is no request.
-    if not has_request_context():
-        return "en"
-    return request.accept_languages.best_match(["en"]) or "en"
 
 
 def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +109,22 @@ def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
                 "purge-ip-digests": {
                     "task": "petitions.purge_ip_digests",
                     "schedule": 3600.0,
+                },
+                "anonymize-closed-actions": {
+                    "task": "petitions.anonymize_closed_actions",
+                    "schedule": 3600.0,
+                },
+                "abuse-report": {
+                    "task": "petitions.abuse_report",
+                    "schedule": 3600.0,
+                },
+                "send-reminders": {
+                    "task": "petitions.send_reminders",
+                    "schedule": 900.0,
+                },
+                "resume-updates": {
+                    "task": "petitions.resume_updates",
+                    "schedule": 60.0,
                 },
             },
         },

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from petitions.crypto import generate_key, vault
+from petitions.models import ActionStatus
 from petitions.services import actions as actions_service
 from petitions.services import keys as keys_service
 from petitions.services.actions import ActionError, TargetInput
@@ -55,17 +56,21 @@ def create_action(slug: str, title: str, target_name: str, target_email: str, go
     click.echo(f"Created {action.slug} ({action.status}).")
 
 
-@actions_cli.command("close")
-@click.argument("slug")
-def close_action(slug: str) -> None:
-    """Stop taking signatures for SLUG."""
+def _move(slug: str, status: ActionStatus) -> None:
     action = actions_service.get_action(slug)
     if action is None:
         raise click.ClickException(f"no action {slug!r}")
     try:
-        actions_service.close_action(action)
+        actions_service.update_action(action, {"status": status}, actor=None, via="cli")
     except ActionError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@actions_cli.command("close")
+@click.argument("slug")
+def close_action(slug: str) -> None:
+    """Stop taking signatures for SLUG."""
+    _move(slug, ActionStatus.CLOSED)
     click.echo(f"Closed {slug}.")
 
 
@@ -73,10 +78,7 @@ def close_action(slug: str) -> None:
 @click.argument("slug")
 def publish_action(slug: str) -> None:
     """Publish the draft SLUG."""
-    action = actions_service.get_action(slug)
-    if action is None:
-        raise click.ClickException(f"no action {slug!r}")
-    actions_service.publish_action(action)
+    _move(slug, ActionStatus.PUBLISHED)
     click.echo(f"Published {slug}.")
 
 
@@ -147,8 +149,10 @@ def rotate_keys(batch_size: int, dry_run: bool) -> None:
 
 def register(app: Flask) -> None:
     from petitions.auth.cli import users_cli
+    from petitions.privacy_cli import privacy_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(actions_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(privacy_cli)

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
@@ -21,12 +22,32 @@ def api_error(status: int, message: str, **extra: object) -> tuple[Response, int
     return jsonify({"error": {"status": status, "message": message, **extra}}), status
 
 
+# The page title and text of common errors in the reader's language; Werkzeug's own
+# are English only. A description given where the error was raised is kept.
+ERROR_TEXTS = {
+    400: (_l("Bad request"), _l("The browser sent a request this site could not understand.")),
+    403: (_l("Forbidden"), _l("You don't have the permission to see this page.")),
+    404: (_l("Page not found"), _l("There is nothing at this address. Check it, or start "
+                                   "from the list of actions.")),
+    405: (_l("Method not allowed"), _l("This page can't be used like this.")),
+    410: (_l("Gone"), _l("This page is no longer available.")),
+    413: (_l("Too large"), _l("What was sent is too large.")),
+    500: (_l("Something went wrong"), _l("An error on our side stopped this page. Please "
+                                         "try again in a moment.")),
+}
+
+
 def _handle_http(error: HTTPException) -> tuple[Response | str, int]:
     status = error.code or 500
     if _wants_json():
         return api_error(status, error.description or error.name)
-    return render_template("errors/error.html", status=status, title=error.name,
-                           message=error.description), status
+    title, message = error.name, error.description
+    if status in ERROR_TEXTS:
+        title = str(ERROR_TEXTS[status][0])
+        if error.description == type(error).description:
+            message = str(ERROR_TEXTS[status][1])
+    return render_template("errors/error.html", status=status, title=title,
+                           message=message), status
 
 
 def _handle_csrf(error: CSRFError) -> tuple[Response | str, int]:

@@ -179,6 +179,10 @@ def app_config(database_url: str, tmp: Path, **overrides: object) -> dict[str, o
         "BASE_URL": "http://petitions.test",
         "CELERY_BROKER_URL": "memory://",
         "MAIL_DEFAULT_SENDER": "Urgent Actions <actions@petitions.test>",
+        # Switched on by the tests about them (tests/functional/test_rate_limits.py,
+        # test_bot_checks.py); the rest of the suite posts forms at machine speed.
+        "RATELIMIT_ENABLED": False,
+        "BOT_CHECKS_ENABLED": False,
         **TEST_KEYS,
         **overrides,
     }

@@ -8,7 +8,17 @@ import random
 from celery import Task, shared_task
 from flask import current_app
 
-from petitions.services import deliveries, mail, outbox, privacy, tallies
+from petitions.services import (
+    abuse,
+    deliveries,
+    mail,
+    outbox,
+    privacy,
+    reminders,
+    retention,
+    tallies,
+    updates,
+)
 
 
 def _backoff(retries: int) -> float:
@@ -45,6 +55,16 @@ def purge_unconfirmed() -> int:
     return privacy.purge_unconfirmed()
 
 
+@shared_task(name="petitions.anonymize_closed_actions")
+def anonymize_closed_actions() -> int:
+    return retention.anonymize_due()
+
+
+@shared_task(name="petitions.abuse_report")
+def abuse_report() -> int:
+    return abuse.compile_report().id
+
+
 @shared_task(name=deliveries.COMPILE_TASK, acks_late=True, reject_on_worker_lost=True)
 def compile_delivery(delivery_id: int) -> str | None:
     status = deliveries.compile_delivery(delivery_id)
@@ -60,3 +80,19 @@ def scheduled_deliveries() -> int:
 @shared_task(name="petitions.compile_tallies")
 def compile_tallies() -> int:
     return tallies.compile_stale()
+
+
+@shared_task(name=updates.BATCH_TASK, acks_late=True, reject_on_worker_lost=True)
+def send_update_batch(update_id: int, cursor: int) -> int:
+    """Queue the next batch of an update or alert; it schedules the one after."""
+    return updates.send_batch(update_id, cursor)
+
+
+@shared_task(name=updates.RESUME_TASK)
+def resume_updates() -> int:
+    return updates.resume_stalled()
+
+
+@shared_task(name=reminders.REMINDER_TASK)
+def send_reminders() -> int:
+    return reminders.queue_reminders()

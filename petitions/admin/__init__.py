@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from petitions.admin import views  # noqa: E402,F401  - routes register on import
+# Routes register on import.
+from petitions.admin import (  # noqa: E402,F401
+    abuse_views,
+    privacy_views,
+    translation_views,
+    views,
+)

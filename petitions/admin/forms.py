@@ -104,6 +104,11 @@ class ActionForm(FlaskForm):
                                     for code, label in language_choices(LANGUAGES)])
     targets = FieldList(FormField(TargetForm), min_entries=TARGET_ROWS,
                         max_entries=MAX_TARGET_ROWS)
+    # Only on the edit form (see admin/action_form.html): defences and retention.
+    proof_of_work = BooleanField(_l("Ask signers' browsers to solve a small puzzle "
+                                    "(against floods of fake signatures; needs JavaScript)"))
+    keep_data = BooleanField(_l("Keep the signers' data after the action closes "
+                                "(otherwise it is anonymized after the retention period)"))
     organizers = SelectMultipleField(_l("Organizers"), coerce=int,
                                      widget=ListWidget(prefix_label=False),
                                      option_widget=CheckboxInput())
@@ -124,6 +129,7 @@ class ActionForm(FlaskForm):
             "targets": [TargetInput(t.name, t.title, t.organization, t.email)
                         for t in action.targets],
             "organizers": [u.id for u in action.organizers],
+            "proof_of_work": action.proof_of_work, "keep_data": action.keep_data,
         }
 
     def validate(self, extra_validators: Any = None) -> bool:

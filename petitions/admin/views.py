@@ -11,9 +11,13 @@ from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from markupsafe import escape
 from werkzeug.wrappers import Response
+from wtforms import EmailField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from petitions.admin import bp, display
 from petitions.admin.forms import (
@@ -27,9 +31,10 @@ from petitions.admin.forms import (
 )
 from petitions.auth.access import admin_required
 from petitions.models import Action, ActionStatus, ApiToken, User
-from petitions.services import accounts, admin_queries, audit, counting
+from petitions.services import accounts, admin_queries, audit, counting, suppression, updates
 from petitions.services import actions as actions_service
 from petitions.services.actions import ActionError
+from petitions.services.signing import SigningError
 
 AUDIT_PER_PAGE = 50
 MAX_AUDIT_PAGE = 100_000  # keeps the offset a number every database takes
@@ -133,6 +138,8 @@ def edit_action(slug: str) -> Page:
     if not form.validate():
         return _render_action_form(form, action, 422)
     changes = {**form.fields_for_service(),
+               "proof_of_work": bool(form.proof_of_work.data),
+               "keep_data": bool(form.keep_data.data),
                "organizers": admin_queries.users_by_ids(form.organizers.data or [])}
     try:
         actions_service.update_action(action, changes, actor=current_user, via="web")
@@ -338,3 +345,79 @@ def audit_log() -> Page:
     page = admin_queries.audit_page(filters, number, AUDIT_PER_PAGE)
     query = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/audit.html", form=form, page=page, query=query), 200
+
+
+# --- the urgent-action network and the suppression list ---------------------------------
+
+@bp.route("/actions/<slug>/alert", methods=["GET", "POST"])
+@admin_required
+def alert_network(slug: str) -> Page:
+    """Alert the network's members who follow this action's topics or region."""
+    action = _action_or_404(slug)
+    form = ConfirmForm()
+    cancel = url_for("admin.edit_action", slug=action.slug)
+    error = None
+    if request.method == "POST" and form.validate():
+        try:
+            updates.create_alert(action, current_user)
+        except updates.UpdateError as exc:
+            error = "; ".join(exc.errors.values())
+        else:
+            flash(_("The alert is on its way to the network."))
+            return redirect(cancel, 303)
+    page = render_template(
+        "admin/confirm.html", form=form, error=error, cancel=cancel,
+        button=_("Alert the network"),
+        title=_("Alert the urgent-action network about “%(title)s”?", title=action.title),
+        detail=_("Every confirmed member who follows all actions, or one of its topics or "
+                 "its region, gets one email. It can be sent once."))
+    return page, 409 if error else 200
+
+
+class SuppressionForm(FlaskForm):
+    email = EmailField(_l("Email address"), validators=[
+        DataRequired(_l("Please enter an email address.")), Length(max=254)])
+    note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=200)])
+
+
+def _render_suppressions(form: SuppressionForm, status: int = 200) -> tuple[str, int]:
+    search = request.args.get("address", "").strip()
+    page_number = request.args.get("page", 1, type=int) or 1
+    search_error = None
+    try:
+        page = suppression.entries(page=min(max(page_number, 1), MAX_AUDIT_PAGE),
+                                   search=search or None)
+    except SigningError as exc:
+        search_error = str(exc)
+        page = suppression.entries(page=1)
+    return render_template("admin/suppressions.html", form=form, page=page, search=search,
+                           search_error=search_error, remove_form=ConfirmForm()), status
+
+
+@bp.route("/suppressions", methods=["GET", "POST"])
+@admin_required
+def suppressions() -> Page:
+    form = SuppressionForm(formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        return _render_suppressions(form)
+    if not form.validate():
+        return _render_suppressions(form, 422)
+    try:
+        added = suppression.admin_add(current_user, form.email.data or "", form.note.data)
+    except SigningError as exc:
+        form.email.errors = [*form.email.errors, str(exc)]
+        return _render_suppressions(form, 422)
+    flash(_("The address is suppressed: no mail goes to it any more.") if added
+          else _("The address was suppressed already."))
+    return redirect(url_for("admin.suppressions"), 303)
+
+
+@bp.post("/suppressions/<int:suppression_id>/remove")
+@admin_required
+def remove_suppression(suppression_id: int) -> Page:
+    if not ConfirmForm().validate():
+        abort(400)
+    if not suppression.admin_remove(current_user, suppression_id):
+        abort(404)
+    flash(_("The suppression is removed."))
+    return redirect(url_for("admin.suppressions"), 303)

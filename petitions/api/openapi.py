@@ -177,6 +177,18 @@ SCHEMAS: dict[str, Any] = {
         "required": sorted([*_ACTION_PROPERTIES, "body", "demands"]),
         "additionalProperties": False,
     },
+    "Count": {
+        "type": "object",
+        "required": ["slug", "signature_count", "goal", "status"],
+        "properties": {
+            "slug": {"type": "string"},
+            "signature_count": {"type": "integer", "minimum": 0,
+                                "description": "Confirmed online signatures plus paper ones."},
+            "goal": {"type": "integer"},
+            "status": {"type": "string", "enum": [s.value for s in ActionStatus]},
+        },
+        "additionalProperties": False,
+    },
     "Tally": {
         "type": "object",
         "description": "Totals are live; `by_country` and `by_day` (confirmed online "
@@ -361,6 +373,22 @@ PATHS.update({
             errors=(403, 404)),
     },
 })
+PATHS["/actions/{slug}/count"] = {
+    "parameters": [SLUG_PARAMETER],
+    "get": operation(
+        "getCount", "The signature count alone, for widgets on other sites", public=True,
+        description="Cheap and cacheable: the answer carries `Cache-Control: public, "
+                    "max-age=30` and an `ETag`; a request with `If-None-Match` and that "
+                    "ETag is answered 304 with no body while the count is unchanged. Any "
+                    "origin may read it (`Access-Control-Allow-Origin: *`).",
+        responses={200: json_response(
+            "The count.", ref("Count"),
+            headers={"ETag": {"required": True, "schema": {"type": "string"}},
+                     "Cache-Control": {"required": True, "schema": {"type": "string"}},
+                     "Access-Control-Allow-Origin": {"required": True,
+                                                     "schema": {"type": "string"}}})},
+        errors=(404,)),
+}
 # Asking for a delivery needs no body at all.
 PATHS["/actions/{slug}/deliveries"]["post"]["requestBody"]["required"] = False
 

@@ -212,3 +212,24 @@ def _no_caching_of_private_answers(response: Response) -> Response:
     if "Authorization" in request.headers:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+COUNT_MAX_AGE = 30  # seconds a browser or a cache may show a count before asking again
+
+
+@bp.get("/actions/<slug>/count")
+def get_count(slug: str) -> Response | tuple[Response, int]:
+    """The signature count alone, for widgets on other sites: two small queries,
+    cacheable for a few seconds, revalidated with its ETag, readable cross-origin."""
+    action = actions_service.get_public_action(slug)
+    if action is None:
+        response, status = api_error(404, f"No action is published at {slug!r}.")
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response, status
+    counts = counting.counts(action.id)
+    response = jsonify({"slug": action.slug, "signature_count": counts.total,
+                        "goal": action.goal, "status": str(action.status)})
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = f"public, max-age={COUNT_MAX_AGE}"
+    response.add_etag()
+    return response.make_conditional(request)

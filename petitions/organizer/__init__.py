@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("organizer", __name__, url_prefix="/console")
 
-from petitions.organizer import views  # noqa: E402,F401  - routes register on import
+from petitions.organizer import updates, views  # noqa: E402,F401  - routes register on import

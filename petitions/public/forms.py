@@ -36,6 +36,8 @@ class SignatureForm(FlaskForm):
         Optional(), Length(max=FIELD_LIMITS["comment"])])
     updates_opt_in = BooleanField(_l("Keep me informed about this action and similar ones."),
                                   default=False)
+    show_publicly = BooleanField(_l("Show my first name and country among the recent signers."),
+                                 default=False)
 
     def __init__(self, *args: object, locale: str = "en", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

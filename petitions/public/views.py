@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
-from flask_babel import get_locale
+import enum
+import io
+
+import segno
+from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
 from werkzeug.wrappers import Response
 
+from petitions import botcheck
+from petitions.extensions import csrf
+from petitions.i18n import direction
 from petitions.models import Action
 from petitions.public import bp
 from petitions.public.forms import SignatureForm
 from petitions.services import actions as actions_service
-from petitions.services import counting, deliveries
+from petitions.services import counting, deliveries, public_page
 from petitions.services.confirming import TokenState, check_token, confirm, resend_for_token
 from petitions.services.signing import (
     CONSENT_VERSION,
     ActionClosedError,
+    BlockedError,
     SignatureInput,
     SigningError,
     sign,
 )
 from petitions.urls import external_url
+
+
+class Submitted(enum.Enum):
+    SIGNED = "signed"
+    INVALID = "invalid"
+    CLOSED = "closed"
 
 
 def _load(slug: str) -> Action:
@@ -31,12 +45,17 @@ def _load(slug: str) -> Action:
 
 def _render_action(action: Action, form: SignatureForm, status: int = 200,
                    closed_message: bool = False) -> tuple[str, int]:
+    locale = str(get_locale())
+    texts = public_page.texts_for(action, locale)
     return render_template(
-        "public/action.html", action=action, form=form,
+        "public/action.html", action=action, form=form, texts=texts,
         counts=counting.counts(action.id),
-        body_html=actions_service.render_markdown(action.body),
+        body_html=actions_service.render_markdown(texts.body),
         consent_version=CONSENT_VERSION, closed_message=closed_message,
-        delivery=deliveries.last_sent(action)), status
+        delivery=deliveries.last_sent(action),
+        recent_signers=public_page.recent_signers(action.id, locale),
+        action_url=external_url("public.action", slug=action.slug),
+        text_direction_of=direction), status
 
 
 @bp.get("/")
@@ -56,24 +75,45 @@ def action(slug: str) -> tuple[str, int] | Response:
                          locale=locale)
     if request.method == "GET":
         return _render_action(action, form)
-    if not action.is_open:
+    outcome = _submit(action, form, locale)
+    if outcome == Submitted.CLOSED:
         return _render_action(action, form, status=409, closed_message=True)
-    if not form.validate_on_submit():
+    if outcome == Submitted.INVALID:
         return _render_action(action, form, status=422)
+    return redirect(url_for("public.check_email", slug=action.slug), code=303)
+
+
+def _submit(action: Action, form: SignatureForm, locale: str) -> Submitted:
+    """Validate a posted signing form and sign: the one flow of the action page and
+    the embeddable widget. Errors are left on the form's fields."""
+    if not action.is_open:
+        return Submitted.CLOSED
+    verdict = botcheck.check(request.form, action)
+    if verdict is botcheck.Verdict.BOT:
+        return Submitted.SIGNED  # the answer a person gets; nothing is stored
+    if verdict is botcheck.Verdict.NEEDS_SCRIPT:
+        g.pow_needs_script = True
+        form.validate_on_submit()
+        return Submitted.INVALID
+    if not form.validate_on_submit():
+        return Submitted.INVALID
     data = SignatureInput(
         first_name=form.first_name.data or "", last_name=form.last_name.data or "",
         email=form.email.data or "", country=form.country.data or "",
         postcode=form.postcode.data or "", comment=form.comment.data or "",
-        updates_opt_in=bool(form.updates_opt_in.data))
+        updates_opt_in=bool(form.updates_opt_in.data),
+        show_publicly=bool(form.show_publicly.data))
     try:
         sign(action, data, ip=request.remote_addr, source=request.args.get("source"),
              locale=locale)
     except SigningError as exc:
         getattr(form, exc.field).errors.append(str(exc))
-        return _render_action(action, form, status=422)
+        return Submitted.INVALID
     except ActionClosedError:
-        return _render_action(action, form, status=409, closed_message=True)
-    return redirect(url_for("public.check_email", slug=action.slug), code=303)
+        return Submitted.CLOSED
+    except BlockedError:
+        return Submitted.SIGNED  # the answer a person gets; nothing is stored
+    return Submitted.SIGNED
 
 
 @bp.get("/actions/<slug>/check-email")
@@ -115,3 +155,56 @@ def resend(token: str) -> Response:
 @bp.get("/privacy")
 def privacy() -> str:
     return render_template("public/privacy.html", consent_version=CONSENT_VERSION)
+
+
+@bp.route("/actions/<slug>/embed", methods=["GET", "POST"])
+@csrf.exempt
+def embed(slug: str) -> tuple[str, int] | Response:
+    """The compact widget other sites put in an iframe: the count and the signing
+    form, signing through the same flow as the action page. After signing it stays
+    in the frame and asks the signer to check their email.
+
+    No CSRF token: in a frame on another site the browser withholds our SameSite
+    session cookie, so a token could never be checked there. A forged signature
+    would still need its confirmation link, which only the inbox receives."""
+    action = _load(slug)
+    locale = str(get_locale())
+    form = SignatureForm(formdata=request.form if request.method == "POST" else None,
+                         locale=locale, meta={"csrf": False})
+    status = 200
+    if request.method == "POST":
+        outcome = _submit(action, form, locale)
+        if outcome == Submitted.SIGNED:
+            return redirect(url_for("public.embed", slug=action.slug, signed=1,
+                                    lang=request.args.get("lang")), code=303)
+        status = 409 if outcome == Submitted.CLOSED else 422
+    return render_template(
+        "public/embed.html", action=action, form=form,
+        texts=public_page.texts_for(action, locale), counts=counting.counts(action.id),
+        signed=request.args.get("signed") == "1", closed_message=status == 409,
+        action_url=external_url("public.action", slug=action.slug)), status
+
+
+@bp.app_template_global("external_url")
+def _external_url(endpoint: str, **values: object) -> str:
+    return external_url(endpoint, **values)
+
+
+@bp.get("/actions/<slug>/qr.svg")
+def action_qr(slug: str) -> Response:
+    """A QR code of the action's address, for posters and leaflets."""
+    action = _load(slug)
+    url = external_url("public.action", slug=action.slug)
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=4,
+                                    title=gettext("QR code: %(url)s", url=url))
+    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
+    response.headers["Content-Disposition"] = f'inline; filename="{action.slug}-qr.svg"'
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.app_template_global("texts_of")
+def _texts_of(action: Action) -> public_page.ActionTexts:
+    """An action's texts in the page's (or the email's) language, where it has them."""
+    return public_page.texts_for(action, str(get_locale()))

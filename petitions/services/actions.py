@@ -6,7 +6,7 @@ Every change made by a person goes through here and lands in the audit log.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -97,8 +97,22 @@ def _check_fields(fields: dict[str, Any]) -> None:
         target_error = _check_targets(fields["targets"])
         if target_error:
             errors["targets"] = target_error
+    for name, value in fields.items():
+        # PostgreSQL refuses NUL in text: refused here, with a message, not as a 500.
+        if name not in errors and _has_nul(value):
+            errors[name] = f"the {name} must not contain NUL characters"
     if errors:
         raise ActionError(errors=errors)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, TargetInput):
+        return _has_nul(list(astuple(value)))
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _check_targets(targets: list[TargetInput]) -> str | None:
@@ -107,6 +121,8 @@ def _check_targets(targets: list[TargetInput]) -> str | None:
     for target in targets:
         if not target.name.strip() or len(target.name) > 200:
             return "every target needs a name of at most 200 characters"
+        if len(target.title) > 200 or len(target.organization) > 200:
+            return "a target's title and organization are at most 200 characters each"
         if target.email:
             try:
                 validate_email(target.email, check_deliverability=False)
@@ -125,6 +141,7 @@ def snapshot(action: Action) -> dict[str, Any]:
         "targets": [asdict(TargetInput(t.name, t.title, t.organization, t.email))
                     for t in action.targets],
         "organizers": sorted(u.id for u in action.organizers),
+        "proof_of_work": action.proof_of_work, "keep_data": action.keep_data,
     }
 
 
@@ -177,7 +194,8 @@ def update_action(action: Action, changes: dict[str, Any], *, actor: User | None
     for name in ("title", "summary"):
         if name in changes:
             setattr(action, name, changes[name].strip())
-    for name in ("slug", "body", "goal", "deadline", "language"):
+    for name in ("slug", "body", "goal", "deadline", "language", "proof_of_work",
+                 "keep_data"):
         if name in changes:
             setattr(action, name, changes[name])
     if "demands" in changes:

@@ -2,8 +2,9 @@
 
 Signers' names arrive in every script. The PDF embeds Noto Sans (Latin, Greek,
 Cyrillic), Noto Naskh Arabic (Arabic and Persian, shaped and right to left by
-HarfBuzz) and Droid Sans Fallback (Chinese, Japanese, Korean); fpdf2 picks the
-font that has each character and embeds only the glyphs used. Neither file ever
+HarfBuzz), Noto fonts for Hebrew, Indic, Thai, Armenian, Georgian and Ethiopic
+scripts, Droid Sans Fallback (Chinese, Japanese) and Nanum Gothic (Korean); fpdf2
+picks the font that has each character and embeds only the glyphs used. Neither file ever
 holds an email address or a postcode: names and countries only.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,6 +33,21 @@ from petitions.services.actions import render_markdown
 from petitions.services.exports import escape_cell
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
+# fontTools warns, for every letter, about hinting tables it drops while subsetting.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+# Fallbacks, tried in this order for a character Noto Sans lacks (see fonts/README.md).
+SCRIPT_FONTS = {
+    "Hebrew": "NotoSansHebrew-Regular.ttf",
+    "Devanagari": "NotoSansDevanagari-Regular.ttf",
+    "Bengali": "NotoSansBengali-Regular.ttf",
+    "Tamil": "NotoSansTamil-Regular.ttf",
+    "Thai": "NotoSansThai-Regular.ttf",
+    "Armenian": "NotoSansArmenian-Regular.ttf",
+    "Georgian": "NotoSansGeorgian-Regular.ttf",
+    "Ethiopic": "NotoSansEthiopic-Regular.ttf",
+    "CJK": "DroidSansFallbackFull.ttf",
+    "Hangul": "NanumGothic.ttf",
+}
 BATCH = 2000
 # The embedded fonts have no italic face, and fpdf2 sets code in Courier, which has no
 # glyph beyond Latin-1: either would stop the letter. Such text keeps the letter's font.
@@ -92,8 +109,9 @@ class _Letter(FPDF):
         self.add_font("Noto", style="B", fname=str(FONTS / "NotoSans-Bold.ttf"))
         self.add_font("Naskh", fname=str(FONTS / "NotoNaskhArabic-Regular.ttf"))
         self.add_font("Naskh", style="B", fname=str(FONTS / "NotoNaskhArabic-Bold.ttf"))
-        self.add_font("CJK", fname=str(FONTS / "DroidSansFallbackFull.ttf"))
-        self.set_fallback_fonts(["Naskh", "CJK"], exact_match=False)
+        for family, file in SCRIPT_FONTS.items():
+            self.add_font(family, fname=str(FONTS / file))
+        self.set_fallback_fonts(["Naskh", *SCRIPT_FONTS], exact_match=False)
         self.set_text_shaping(True)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(20, 18, 20)

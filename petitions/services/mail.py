@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from pathlib import Path
@@ -23,8 +24,16 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from petitions.extensions import db
-from petitions.models import DeliveryRecipient, OutboundEmail, OutboxKind, OutboxStatus, utcnow
-from petitions.services import deliveries
+from petitions.models import (
+    DeliveryRecipient,
+    OutboundEmail,
+    OutboxKind,
+    OutboxStatus,
+    Subscriber,
+    SuppressionReason,
+    utcnow,
+)
+from petitions.services import deliveries, public_page, suppression
 from petitions.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -56,8 +65,16 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         db.session.rollback()
         return row.status
     row.attempts += 1
+    if _suppressed(row):
+        _fail(row, "suppressed")
+        return OutboxStatus.FAILED
     try:
         message = build_message(row)
+    except PermanentMailError as exc:
+        _fail(row, str(exc))
+        log.warning("Email %s failed permanently: %s", outbox_id, row.last_error)
+        return OutboxStatus.FAILED
+    try:
         send_message(message)
     except TemporaryMailError as exc:
         row.last_error = _redact(str(exc))
@@ -66,7 +83,11 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         db.session.commit()
         raise
     except PermanentMailError as exc:
+        digest = _recipient_digest(row)
         _fail(row, str(exc))
+        if digest is not None:  # the address itself was refused: never again
+            suppression.add(digest, SuppressionReason.BOUNCED)
+            db.session.commit()
         log.warning("Email %s failed permanently: %s", outbox_id, row.last_error)
         return OutboxStatus.FAILED
     if not current_app.config["MAIL_SERVER"] and row.kind == OutboxKind.CONFIRMATION:
@@ -81,6 +102,30 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         deliveries.record_recipient_result(row.delivery_recipient_id,
                                            message_id=row.message_id)
     return OutboxStatus.SENT
+
+
+def _recipient_digest(row: OutboundEmail) -> str | None:
+    """The digest of a supporter's address the row goes to (None: an official, staff)."""
+    if row.signature is not None:
+        return row.signature.email_digest
+    subscriber = _subscriber(row)
+    return subscriber.email_digest if subscriber is not None else None
+
+
+def _subscriber(row: OutboundEmail) -> Subscriber | None:
+    return db.session.get(Subscriber, row.subscriber_id) if row.subscriber_id else None
+
+
+def _suppressed(row: OutboundEmail) -> bool:
+    """Whether the suppression list refuses this email. Mail to officials (deliveries)
+    and an organizer's test of an update are not supporters' mail, and not checked."""
+    if row.signature is not None:
+        return suppression.is_suppressed(row.signature.email_digest, row.signature.action_id)
+    subscriber = _subscriber(row)
+    if subscriber is not None:
+        return suppression.is_suppressed(subscriber.email_digest,
+                                         network=row.kind == OutboxKind.ALERT)
+    return False
 
 
 def _log_development_link(row: OutboundEmail) -> None:
@@ -116,9 +161,30 @@ def _message_id(outbox_id: int) -> str:
     return f"<outbox-{outbox_id}@{domain or 'localhost'}>"
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A supporter's message as its builder writes it; ``build_message`` adds the rest."""
+
+    to_name: str
+    to_address: str
+    subject: str
+    text: str
+    html: str
+    # One-click unsubscribe (RFC 8058): the List-Unsubscribe headers point here.
+    unsubscribe_url: str | None = None
+
+
 def build_message(row: OutboundEmail) -> EmailMessage:
+    # Imported here: the builders use this module's errors and helpers.
+    from petitions.services import network, reminders, updates
+
     if row.kind == OutboxKind.DELIVERY and row.delivery_recipient is not None:
         return _delivery_message(row, row.delivery_recipient)
+    builders = {OutboxKind.REMINDER: reminders.reminder_draft,
+                OutboxKind.UPDATE: updates.update_draft, OutboxKind.ALERT: updates.update_draft,
+                OutboxKind.SUBSCRIBE: network.subscribe_draft}
+    if row.kind in builders:
+        return _assemble(row, builders[row.kind](row))
     if row.kind != OutboxKind.CONFIRMATION or row.signature is None:
         raise PermanentMailError(f"nothing to send for a {row.kind} email without a signature")
     signature = row.signature
@@ -131,9 +197,12 @@ def build_message(row: OutboundEmail) -> EmailMessage:
         "action": action,
         "confirm_url": external_url("public.confirm_signature", token=token),
         "action_url": external_url("public.action", slug=action.slug),
+        "not_me_url": external_url("public.not_me",
+                                   token=reminders.not_me_token(signature)),
     }
     with force_locale(signature.locale):
-        subject = gettext("Please confirm your signature: %(title)s", title=action.title)
+        subject = gettext("Please confirm your signature: %(title)s",
+                          title=public_page.texts_for(action, signature.locale).title)
         text = render_template("emails/confirmation.txt", **context)
         html = render_template("emails/confirmation.html", **context)
     message = EmailMessage()
@@ -145,6 +214,21 @@ def build_message(row: OutboundEmail) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    return message
+
+
+def _assemble(row: OutboundEmail, draft: Draft) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = draft.subject
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = formataddr((draft.to_name, _ascii_address(draft.to_address)))
+    message["Message-ID"] = _message_id(row.id)
+    message["Auto-Submitted"] = "auto-generated"
+    if draft.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{draft.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(draft.text)
+    message.add_alternative(draft.html, subtype="html")
     return message
 
 

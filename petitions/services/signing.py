@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -46,6 +47,11 @@ class ActionClosedError(Exception):
     """The action no longer takes signatures."""
 
 
+class BlockedError(Exception):
+    """An admin's block rule covers the address, its domain or the network: the caller
+    answers as if the signature were taken, and nothing is stored."""
+
+
 @dataclass(frozen=True)
 class NormalizedEmail:
     address: str       # what we write to: the address as email-validator normalizes it
@@ -61,6 +67,7 @@ class SignatureInput:
     postcode: str = ""
     comment: str = ""
     updates_opt_in: bool = False
+    show_publicly: bool = False  # first name and country in the recent signers list
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,11 @@ def normalize_email(raw: str) -> NormalizedEmail:
         # here, with a message, rather than accepted and never confirmed.
         info = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise SigningError("email", str(exc)) from exc
+        # email-validator explains what is wrong, in English only: other readers get a
+        # shorter message in their language.
+        english = str(get_locale() or "en") == "en"
+        raise SigningError("email", str(exc) if english else
+                           gettext("This is not a valid email address.")) from exc
     domain = (info.ascii_domain or info.domain).lower()
     return NormalizedEmail(info.normalized, f"{info.local_part.casefold()}@{domain}")
 
@@ -97,9 +108,10 @@ def normalize_comment(raw: str) -> str:
 def normalize_name(raw: str, field: str) -> str:
     name = normalize_text(raw)
     if not name:
-        raise SigningError(field, "This field is required.")
+        raise SigningError(field, gettext("This field is required."))
     if not any(unicodedata.category(ch)[0] in "LN" for ch in name):
-        raise SigningError(field, "Please enter a name, not only punctuation or symbols.")
+        raise SigningError(field, gettext(
+            "Please enter a name, not only punctuation or symbols."))
     return name
 
 
@@ -132,7 +144,8 @@ def token_digest(token: str) -> str:
 def _clean(data: SignatureInput) -> tuple[SignatureInput, NormalizedEmail]:
     for field, limit in FIELD_LIMITS.items():
         if len(getattr(data, field)) > limit * 4:
-            raise SigningError(field, f"Please use at most {limit} characters.")
+            raise SigningError(field, gettext("Please use at most %(limit)d characters.",
+                                                 limit=limit))
     cleaned = SignatureInput(
         first_name=normalize_name(data.first_name, "first_name"),
         last_name=normalize_name(data.last_name, "last_name"),
@@ -141,10 +154,12 @@ def _clean(data: SignatureInput) -> tuple[SignatureInput, NormalizedEmail]:
         postcode=normalize_text(data.postcode),
         comment=normalize_comment(data.comment),
         updates_opt_in=data.updates_opt_in,
+        show_publicly=data.show_publicly,
     )
     for field, limit in FIELD_LIMITS.items():
         if len(getattr(cleaned, field)) > limit:
-            raise SigningError(field, f"Please use at most {limit} characters.")
+            raise SigningError(field, gettext("Please use at most %(limit)d characters.",
+                                                 limit=limit))
     return cleaned, normalize_email(data.email)
 
 
@@ -155,15 +170,22 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
     Signing again with the same address never adds a signature: a pending one has
     its confirmation sent again (at most once per resend interval), a confirmed one
     gets nothing. The caller hands the queued email to the broker after this returns.
+    An address, domain or network an admin blocked raises ``BlockedError``.
     """
     from petitions import countries
+    from petitions.services import abuse
 
     if not action.is_open:
         raise ActionClosedError(action.slug)
     cleaned, email = _clean(data)
     if cleaned.country not in countries.CODES:
-        raise SigningError("country", "Please choose a country from the list.")
+        raise SigningError("country", gettext("Please choose a country from the list."))
     digest = email_digest(email.lookup_key)
+    domain_digest = abuse.email_domain_digest(email.lookup_key.rpartition("@")[2])
+    network_digest = abuse.ip_network_digest(ip)
+    if abuse.is_blocked(address_digest=digest, domain_digest=domain_digest,
+                        network_digest=network_digest):
+        raise BlockedError(action.slug)
 
     existing = _find(action.id, digest)
     if existing is not None:
@@ -175,12 +197,13 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
         action_id=action.id, first_name=cleaned.first_name, last_name=cleaned.last_name,
         email=email.address, email_digest=digest, country=cleaned.country,
         postcode=cleaned.postcode or None, comment=cleaned.comment or None,
-        updates_opt_in=cleaned.updates_opt_in,
+        updates_opt_in=cleaned.updates_opt_in, show_publicly=cleaned.show_publicly,
         consent_version=CONSENT_VERSION if cleaned.updates_opt_in else None,
         consent_at=now if cleaned.updates_opt_in else None,
         status=SignatureStatus.PENDING, token_digest=digest_of_token, token_issued_at=now,
         confirmation_sent_at=now, source=normalize_source(source), locale=locale,
-        ip_digest=ip_digest(ip), created_at=now)
+        ip_digest=ip_digest(ip), ip_network_digest=network_digest,
+        email_domain_digest=domain_digest, created_at=now)
     db.session.add(signature)
     try:
         db.session.flush()

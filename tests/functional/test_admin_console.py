@@ -526,7 +526,8 @@ def test_the_audit_log_is_paginated(admin_client, admin):
 # --- who may enter -----------------------------------------------------------------------
 
 def admin_urls(app: Flask, action: Action, user: User) -> list[tuple[str, str]]:
-    values = {"slug": action.slug, "status": "published", "user_id": user.id, "token_id": 1}
+    values = {"slug": action.slug, "status": "published", "user_id": user.id, "token_id": 1,
+              "suppression_id": 1, "rule_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):

@@ -34,7 +34,7 @@ from werkzeug.routing import Rule
 
 from petitions.extensions import db
 from petitions.models import Action, ActionStatus, AuditEntry, PaperBatch, User
-from petitions.services import accounts
+from petitions.services import accounts, deliveries
 from tests.accessibility import accessibility_problems
 from tests.account_factories import (  # noqa: F401 - a fixture
     cheap_password_hashing,
@@ -51,7 +51,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 ACTION_PARAMETERS = {"slug", "action_id"}
 # Objects that belong to an action: an organizer not assigned to it must not reach them
 # (403, or 404 when a route does not even say that they exist).
-ACTION_OBJECT_PARAMETERS = {"batch_id", "signature_id", "target_id"}
+ACTION_OBJECT_PARAMETERS = {"batch_id", "signature_id", "target_id", "delivery_id"}
 _PARAMETER = re.compile(r"<(?:([a-zA-Z_]+)(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 
 
@@ -72,6 +72,13 @@ def _batch(world: World, action: Action) -> int:
     return batch.id
 
 
+def _delivery(world: World, action: Action) -> int:
+    """A compiled delivery, so that its page and its files exist."""
+    delivery = deliveries.request_delivery(action, actor=world.organizer)
+    deliveries.compile_delivery(delivery.id)
+    return delivery.id
+
+
 def _audit_entry(world: World, action: Action) -> int:
     entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert entry is not None
@@ -87,6 +94,9 @@ FILLERS: dict[str, Callable[[World, Action], object]] = {
     "signature_id": lambda world, action: make_signature(action).id,
     "target_id": lambda world, action: action.targets[0].id,
     "entry_id": _audit_entry,
+    "delivery_id": _delivery,
+    # The one route with a file name: the delivery's CSV, which every delivery has.
+    "name": lambda world, action: deliveries.CSV_NAME,
     "status": lambda world, action: ActionStatus.CLOSED.value,
 }
 

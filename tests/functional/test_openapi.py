@@ -266,6 +266,12 @@ def _get_delivery(check: Checker, world: World) -> None:
           headers=world.admin)
 
 
+def _get_count(check: Checker, world: World) -> None:
+    path = "/actions/{slug}/count"
+    check("GET", path, f"/api/v1/actions/{world.action.slug}/count", 200)
+    check("GET", path, f"/api/v1/actions/{make_action(publish=False).slug}/count", 404)
+
+
 # One scenario an operation: it must make the operation answer every status described.
 SCENARIOS: dict[tuple[str, str], Callable[[Checker, World], None]] = {
     ("GET", "/openapi.json"): _openapi,
@@ -275,6 +281,7 @@ SCENARIOS: dict[tuple[str, str], Callable[[Checker, World], None]] = {
     ("PATCH", "/actions/{slug}"): _update_action,
     ("GET", "/actions/{slug}/signatures.csv"): _export_signatures,
     ("GET", "/actions/{slug}/tally"): _get_tally,
+    ("GET", "/actions/{slug}/count"): _get_count,
     ("GET", "/actions/{slug}/deliveries"): _list_deliveries,
     ("POST", "/actions/{slug}/deliveries"): _request_delivery,
     ("GET", "/actions/{slug}/deliveries/{delivery_id}"): _get_delivery,

@@ -12,7 +12,7 @@ from petitions.services.actions import TargetInput
 from tests.factories import make_action, make_confirmed_signature, make_signature, parse_html
 
 FORM_FIELDS = {"csrf_token", "first_name", "last_name", "email", "country", "postcode",
-               "comment", "updates_opt_in"}
+               "comment", "updates_opt_in", "show_publicly"}
 
 
 def _cards(client):
@@ -190,7 +190,7 @@ def test_drafts_and_unknown_pages_are_a_readable_404(client):
         assert response.status_code == 404, path
         assert response.mimetype == "text/html"
         page = parse_html(response.get_data(as_text=True))
-        assert page.find("h1").text == "Not Found"
+        assert page.find("h1").text == "Page not found"
         assert page.find("a", href="/")
         assert draft.title not in page.text
 

@@ -1,0 +1,289 @@
+"""Defences against a flood of fake signatures: block rules, striking out signatures in
+bulk, and the hourly report of networks and email domains signing unusually often.
+
+Nothing here keeps an IP address or an address in clear: rules and signatures carry
+truncated keyed digests of the email's domain and of the signer's network (the /24
+of an IPv4 address, the /48 of an IPv6 one). Blocking a range typed as CIDR stores
+the digests of the /24 (or /48) networks it covers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, func, or_, select, update
+
+from petitions.crypto import vault
+from petitions.extensions import db
+from petitions.models import (
+    AbuseReport,
+    Action,
+    BlockKind,
+    BlockRule,
+    Signature,
+    SignatureStatus,
+    User,
+    utcnow,
+)
+from petitions.services import audit, counting, tallies
+from petitions.services.signing import SigningError, email_digest, normalize_email
+
+IPV4_NETWORK, IPV6_NETWORK = 24, 48
+# The widest range one rule may cover: 256 networks.
+IPV4_WIDEST, IPV6_WIDEST = 16, 40
+DIGEST_LENGTH = 16
+COUNTED = (SignatureStatus.PENDING, SignatureStatus.CONFIRMED)
+
+
+class AbuseError(ValueError):
+    """Input an admin has to correct; ``field`` names the form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --- digests -----------------------------------------------------------------------------
+
+def network_of(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    address = ipaddress.ip_address(ip)
+    prefix = IPV4_NETWORK if address.version == 4 else IPV6_NETWORK
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
+def network_digest(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return vault().digest(str(network), "ip-network")[:DIGEST_LENGTH]
+
+
+def ip_network_digest(ip: str | None) -> str | None:
+    """The digest of the network ``ip`` belongs to; None for no or an unparsable address."""
+    if not ip:
+        return None
+    try:
+        return network_digest(network_of(ip))
+    except ValueError:
+        return None
+
+
+def normalize_domain(raw: str, field: str = "value") -> str:
+    domain = raw.strip().lstrip("@").rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise AbuseError(field, "This is not a domain name.") from exc
+
+
+def email_domain_digest(domain: str, field: str = "value") -> str:
+    return vault().digest(normalize_domain(domain, field), "email-domain")[:DIGEST_LENGTH]
+
+
+def networks_in(cidr: str, field: str = "value"
+                ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The /24 (or /48) networks a typed range covers; a narrower range or a single
+    address gives the one network that holds it."""
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError as exc:
+        raise AbuseError(field, "Please give an IP address or a range such as "
+                                "203.0.113.0/24.") from exc
+    unit, widest = ((IPV4_NETWORK, IPV4_WIDEST) if network.version == 4
+                    else (IPV6_NETWORK, IPV6_WIDEST))
+    if network.prefixlen < widest:
+        raise AbuseError(field, f"At most a /{widest} at a time.")
+    if network.prefixlen >= unit:
+        return [network.supernet(new_prefix=unit)]
+    return list(network.subnets(new_prefix=unit))
+
+
+# --- block rules -------------------------------------------------------------------------
+
+def add_rule(kind: BlockKind, value: str, *, actor: User | None,
+             via: str = "web") -> list[BlockRule]:
+    """Block an email domain, an address or an IP range. Audited; commits."""
+    if kind == BlockKind.EMAIL_DOMAIN:
+        domain = normalize_domain(value)
+        if "." not in domain:
+            raise AbuseError("value", "Please give a domain such as example.org.")
+        pairs = [(email_domain_digest(domain), domain)]
+    elif kind == BlockKind.EMAIL:
+        try:
+            lookup = normalize_email(value).lookup_key
+        except SigningError as exc:
+            raise AbuseError("value", str(exc)) from exc
+        pairs = [(email_digest(lookup), "")]
+    else:
+        label = value.strip()
+        pairs = [(network_digest(network), label) for network in networks_in(value)]
+    return _store_rules(kind, pairs, actor=actor, via=via)
+
+
+def block_network_digest(digest: str, *, actor: User | None, via: str = "web"
+                         ) -> list[BlockRule]:
+    """Block a network the report named by its digest only."""
+    return _store_rules(BlockKind.IP_NETWORK, [(digest[:DIGEST_LENGTH], "")], actor=actor,
+                        via=via)
+
+
+def _store_rules(kind: BlockKind, pairs: list[tuple[str, str]], *, actor: User | None,
+                 via: str) -> list[BlockRule]:
+    existing = set(db.session.scalars(select(BlockRule.value).where(
+        BlockRule.kind == kind, BlockRule.value.in_([value for value, _ in pairs]))))
+    rules = [BlockRule(kind=kind, value=value, label=label,
+                       created_by_id=actor.id if actor else None)
+             for value, label in pairs if value not in existing]
+    db.session.add_all(rules)
+    db.session.flush()
+    audit.record("block.add", "block_rule", rules[0].id if rules else None, actor=actor,
+                 via=via, after={"kind": str(kind), "rules": len(rules),
+                                 "label": pairs[0][1] if pairs else ""})
+    db.session.commit()
+    return rules
+
+
+def remove_rule(rule_id: int, *, actor: User | None, via: str = "web") -> bool:
+    rule = db.session.get(BlockRule, rule_id)
+    if rule is None:
+        return False
+    audit.record("block.remove", "block_rule", rule.id, actor=actor, via=via,
+                 before={"kind": str(rule.kind), "label": rule.label})
+    db.session.delete(rule)
+    db.session.commit()
+    return True
+
+
+def rules() -> list[BlockRule]:
+    return list(db.session.scalars(select(BlockRule).order_by(BlockRule.created_at.desc(),
+                                                              BlockRule.id.desc())))
+
+
+def is_blocked(*, address_digest: str, domain_digest: str | None,
+               network_digest: str | None) -> bool:
+    """Whether a rule blocks this address, its domain or its network."""
+    wanted = [(BlockKind.EMAIL, address_digest)]
+    if domain_digest:
+        wanted.append((BlockKind.EMAIL_DOMAIN, domain_digest))
+    if network_digest:
+        wanted.append((BlockKind.IP_NETWORK, network_digest))
+    condition = or_(*((BlockRule.kind == kind) & (BlockRule.value == value)
+                      for kind, value in wanted))
+    return db.session.scalar(select(BlockRule.id).where(condition).limit(1)) is not None
+
+
+# --- striking out signatures in bulk -----------------------------------------------------
+
+@dataclass(frozen=True)
+class Selection:
+    """Which signatures to strike out: every given criterion must match."""
+
+    action_id: int | None = None
+    domain: str = ""
+    network: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.domain or self.network or self.since or self.until)
+
+
+def _selected(selection: Selection, columns: Iterable[Any]) -> Select[Any]:
+    if selection.is_empty():
+        raise AbuseError("domain", "Please give a domain, an IP range or a time window.")
+    query = select(*columns).where(Signature.status.in_(COUNTED))
+    if selection.action_id is not None:
+        query = query.where(Signature.action_id == selection.action_id)
+    if selection.domain:
+        query = query.where(Signature.email_domain_digest
+                            == email_domain_digest(selection.domain, "domain"))
+    if selection.network:
+        digests = [network_digest(n) for n in networks_in(selection.network, "network")]
+        query = query.where(Signature.ip_network_digest.in_(digests))
+    if selection.since:
+        query = query.where(Signature.created_at >= selection.since)
+    if selection.until:
+        query = query.where(Signature.created_at < selection.until)
+    return query
+
+
+def preview(selection: Selection) -> int:
+    """How many counted signatures ``invalidate`` would strike out."""
+    return db.session.scalar(select(func.count()).select_from(
+        _selected(selection, [Signature.id]).subquery())) or 0
+
+
+def invalidate(selection: Selection, *, actor: User | None, via: str = "web") -> int:
+    """Strike out the selected signatures: they stop counting, the counters and the
+    tallies follow exactly. Audited; commits. Returns how many."""
+    rows = db.session.execute(_selected(selection, [Signature.id, Signature.action_id,
+                                                    Signature.status])).all()
+    if not rows:
+        return 0
+    ids = [row.id for row in rows]
+    for start in range(0, len(ids), 1000):
+        db.session.execute(update(Signature).where(Signature.id.in_(ids[start:start + 1000]))
+                           .values(status=SignatureStatus.INVALIDATED)
+                           .execution_options(synchronize_session=False))
+    confirmed = Counter(r.action_id for r in rows if r.status == SignatureStatus.CONFIRMED)
+    pending = Counter(r.action_id for r in rows if r.status == SignatureStatus.PENDING)
+    per_action = confirmed.keys() | pending.keys()
+    for action_id in per_action:
+        counting.add(action_id, confirmed=-confirmed[action_id], pending=-pending[action_id])
+    audit.record("signatures.invalidate", "action",
+                 selection.action_id if selection.action_id is not None else None,
+                 actor=actor, via=via,
+                 after={"signatures": len(ids), "actions": sorted(per_action),
+                        "domain": selection.domain, "network": selection.network,
+                        "since": selection.since.isoformat() if selection.since else None,
+                        "until": selection.until.isoformat() if selection.until else None})
+    db.session.commit()
+    for action_id in per_action:
+        tallies.compile_tally(action_id)
+    return len(ids)
+
+
+# --- the hourly report -------------------------------------------------------------------
+
+def compile_report(now: datetime | None = None) -> AbuseReport:
+    """Networks and email domains with at least ``ABUSE_REPORT_THRESHOLD`` signatures in
+    the last hour. Networks are kept as digests; a flagged domain's name is read from
+    one of its (decrypted) addresses, in memory."""
+    end = now or utcnow()
+    start = end - timedelta(hours=1)
+    threshold = current_app.config["ABUSE_REPORT_THRESHOLD"]
+    in_period = (Signature.created_at >= start, Signature.created_at < end)
+
+    def busy(column: Any) -> list[tuple[str, int]]:
+        return [(digest, count) for digest, count in db.session.execute(
+            select(column, func.count()).where(*in_period, column.is_not(None))
+            .group_by(column).having(func.count() >= threshold)
+            .order_by(func.count().desc()))]
+
+    domains = []
+    for digest, count in busy(Signature.email_domain_digest):
+        address = db.session.scalar(select(Signature.email).where(
+            *in_period, Signature.email_domain_digest == digest).limit(1))
+        domains.append({"domain": (address or "").rpartition("@")[2].lower(),
+                        "digest": digest, "count": count})
+    total = db.session.scalar(select(func.count()).select_from(Signature)
+                              .where(*in_period)) or 0
+    report = AbuseReport(period_start=start, period_end=end, findings={
+        "threshold": threshold, "signatures": total, "domains": domains,
+        "networks": [{"digest": digest, "count": count}
+                     for digest, count in busy(Signature.ip_network_digest)]})
+    db.session.add(report)
+    db.session.commit()
+    return report
+
+
+def latest_reports(limit: int = 24) -> list[AbuseReport]:
+    return list(db.session.scalars(select(AbuseReport).order_by(
+        AbuseReport.period_end.desc(), AbuseReport.id.desc()).limit(limit)))
+
+
+def action_by_slug(slug: str) -> Action | None:
+    return db.session.scalar(select(Action).where(Action.slug == slug))

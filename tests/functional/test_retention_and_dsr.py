@@ -1,0 +1,195 @@
+"""Retention (signers of long-closed actions anonymized unless the action keeps its data)
+and data-subject requests (export and erase, from the CLI and the console)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from petitions.extensions import db
+from petitions.models import (
+    Action,
+    AuditEntry,
+    OutboundEmail,
+    Signature,
+    Subscriber,
+    Suppression,
+    SuppressionReason,
+    utcnow,
+)
+from petitions.services import counting, dsr, retention
+from petitions.services.actions import close_action
+from petitions.services.signing import email_digest
+from tests.account_factories import (  # noqa: F401  - cheap_password_hashing: a fixture
+    cheap_password_hashing,
+    log_in,
+    make_user,
+)
+from tests.factories import (
+    csrf_token,
+    field_error,
+    fresh,
+    make_action,
+    make_confirmed_signature,
+    make_signature,
+    post_form,
+)
+from tests.functional.test_admin_console import action_form
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+ADDRESS = "Leila.Subject@Example.org"
+
+
+def close_long_ago(action: Action, days: int) -> Action:
+    close_action(action)
+    action.closed_at = utcnow() - timedelta(days=days)
+    db.session.commit()
+    return action
+
+
+# --- retention ---------------------------------------------------------------------------
+
+def test_signers_of_long_closed_actions_are_anonymized(app: Flask) -> None:
+    old, recent, kept, open_action = (make_action() for _ in range(4))
+    signatures = {a.id: make_confirmed_signature(a, postcode="75001", comment="Free them")
+                  for a in (old, recent, kept, open_action)}
+    close_long_ago(old, 400)
+    close_long_ago(recent, 100)
+    close_long_ago(kept, 400)
+    kept.keep_data = True
+    db.session.commit()
+    counts_before = counting.counts(old.id)
+
+    assert retention.anonymize_due() == 1
+
+    gone = fresh(Signature, signatures[old.id].id)
+    assert gone.first_name == gone.last_name == gone.email == retention.ANONYMIZED
+    assert gone.postcode is None and gone.comment is None
+    assert gone.ip_network_digest is None and gone.email_domain_digest is None
+    # What is counted stays, and the digest still stops a second signature.
+    assert gone.country == "FR" and gone.confirmed_at is not None
+    assert gone.email_digest == signatures[old.id].email_digest
+    assert counting.counts(old.id) == counts_before
+    assert fresh(Action, old.id).anonymized_at is not None
+    for action_id in (recent.id, kept.id, open_action.id):
+        assert fresh(Signature, signatures[action_id].id).postcode == "75001"
+    assert retention.anonymize_due() == 0  # done once
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "action.anonymize")).one()
+    assert entry.object_id == str(old.id)
+
+
+def test_the_retention_period_is_a_setting(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    action = make_action()
+    make_confirmed_signature(action)
+    close_long_ago(action, 40)
+    assert retention.due_actions() == []
+    monkeypatch.setitem(app.config, "RETENTION_DAYS_AFTER_CLOSE", 30)
+    assert [a.id for a in retention.due_actions()] == [action.id]
+
+
+def test_an_admin_keeps_an_actions_data(client: FlaskClient) -> None:
+    log_in(client, make_user("admin"))
+    action = make_action(slug="court-case")
+    response = post_form(client, f"/admin/actions/{action.slug}/edit",
+                         action_form(slug=action.slug, keep_data="y"))
+    assert response.status_code == 303
+    assert fresh(Action, action.id).keep_data is True
+
+
+# --- data-subject requests ---------------------------------------------------------------
+
+def subject_everywhere() -> tuple[Action, Action]:
+    first, second = make_action(), make_action()
+    make_confirmed_signature(first, email=ADDRESS, comment="My comment")
+    make_signature(second, email=ADDRESS.lower())
+    make_confirmed_signature(first, email="someone.else@example.org")
+    digest = email_digest("leila.subject@example.org")
+    db.session.add(Subscriber(email="leila.subject@example.org", email_digest=digest))
+    db.session.add(Suppression(email_digest=digest, scope="all",
+                               reason=SuppressionReason.UNSUBSCRIBED))
+    db.session.commit()
+    return first, second
+
+
+def test_export_gives_everything_held_about_an_address(app: Flask) -> None:
+    first, second = subject_everywhere()
+    make_user("organizer", email="leila.subject@example.org")
+    data = dsr.export("  LEILA.subject@example.org ", actor=None)
+    assert [s["action"]["slug"] for s in data["signatures"]] == [first.slug, second.slug]
+    assert data["signatures"][0]["comment"] == "My comment"
+    assert data["signatures"][0]["status"] == "confirmed"
+    assert data["subscriber"]["email"] == "leila.subject@example.org"
+    assert data["suppressions"][0]["reason"] == "unsubscribed"
+    assert data["staff_account"]["role"] == "organizer"
+    json.dumps(data)  # all plain values
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "privacy.export")).one()
+    assert entry.object_id == email_digest("leila.subject@example.org")[:dsr.DIGEST_PREFIX]
+    assert "leila" not in json.dumps([entry.object_id, entry.before, entry.after]).lower()
+
+
+def test_erase_removes_signatures_and_subscription_and_adjusts_counts(app: Flask) -> None:
+    first, second = subject_everywhere()
+    digest = email_digest("leila.subject@example.org")
+    theirs = list(db.session.scalars(select(Signature.id)
+                                     .where(Signature.email_digest == digest)))
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail).where(
+        OutboundEmail.signature_id.in_(theirs))) == 2
+    erasure = dsr.erase(ADDRESS, actor=None)
+    assert (erasure.signatures, erasure.subscriber, erasure.staff_account) == (2, True, False)
+    assert counting.counts(first.id).confirmed == 1
+    assert counting.counts(second.id).pending == 0
+    assert db.session.scalar(select(func.count()).select_from(Signature)
+                             .where(Signature.email_digest == digest)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+    # The suppression stays: it is what keeps mail from reaching them.
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == 1
+    # Their emails (with the address, encrypted) went with the signatures.
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail).where(
+        OutboundEmail.signature_id.in_(theirs))) == 0
+    assert dsr.export(ADDRESS, actor=None)["signatures"] == []
+
+
+def test_the_cli_exports_and_erases(runner) -> None:  # type: ignore[no-untyped-def]
+    first, _ = subject_everywhere()
+    exported = runner.invoke(args=["privacy", "export", ADDRESS])
+    assert exported.exit_code == 0, exported.output
+    assert len(json.loads(exported.output)["signatures"]) == 2
+    refused = runner.invoke(args=["privacy", "export", "not-an-address"])
+    assert refused.exit_code != 0
+    erased = runner.invoke(args=["privacy", "erase", ADDRESS, "--yes"])
+    assert erased.exit_code == 0, erased.output
+    assert "Erased 2 signature(s)" in erased.output
+    assert counting.counts(first.id).confirmed == 1
+    verbs = list(db.session.scalars(select(AuditEntry.verb).where(
+        AuditEntry.verb.startswith("privacy."), AuditEntry.via == "cli")))
+    assert sorted(verbs) == ["privacy.erase", "privacy.export"]
+
+
+def test_the_console_downloads_and_erases(client: FlaskClient) -> None:
+    subject_everywhere()
+    log_in(client, make_user("admin"))
+    url = "/admin/privacy"
+    token = csrf_token(client, url)
+    download = client.post(url, data={"csrf_token": token, "email": ADDRESS, "export": "1"})
+    assert download.status_code == 200
+    assert download.mimetype == "application/json"
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert len(download.get_json()["signatures"]) == 2
+    unconfirmed = client.post(url, data={"csrf_token": token, "email": ADDRESS, "erase": "1"})
+    assert unconfirmed.status_code == 422
+    assert field_error(unconfirmed.get_data(as_text=True), "confirm_erase")
+    assert db.session.scalar(select(func.count()).select_from(Signature)) == 3
+    erased = client.post(url, data={"csrf_token": token, "email": ADDRESS, "erase": "1",
+                                    "confirm_erase": "y"})
+    assert erased.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(Signature)) == 1
+    invalid = client.post(url, data={"csrf_token": token, "email": "nope", "export": "1"})
+    assert invalid.status_code == 422
+    assert field_error(invalid.get_data(as_text=True), "email")
