@@ -11,7 +11,8 @@ from petitions import countries
 from petitions.services.signing import FIELD_LIMITS, SigningError, normalize_email
 
 
-def _valid_email(form: FlaskForm, field: EmailField) -> None:
+def valid_email(form: FlaskForm, field: EmailField) -> None:
+    """The signing rules' own check of an address, as a WTForms validator."""
     try:
         normalize_email(field.data or "")
     except SigningError as exc:
@@ -27,7 +28,7 @@ class SignatureForm(FlaskForm):
         Length(max=FIELD_LIMITS["last_name"])])
     email = EmailField(_l("Email"), validators=[
         DataRequired(_l("Please enter your email address.")),
-        Length(max=FIELD_LIMITS["email"]), _valid_email])
+        Length(max=FIELD_LIMITS["email"]), valid_email])
     country = SelectField(_l("Country"), validate_choice=False, validators=[
         DataRequired(_l("Please choose your country."))])
     postcode = StringField(_l("Postcode (optional)"), validators=[

@@ -12,15 +12,16 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, RadioField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from petitions.extensions import csrf
 from petitions.models import Action, SignatureStatus, Update
 from petitions.public import bp
+from petitions.public.forms import valid_email
 from petitions.services import network, reminders, updates
 from petitions.services.actions import render_markdown
-from petitions.services.signing import FIELD_LIMITS, SigningError, normalize_email
+from petitions.services.signing import FIELD_LIMITS
 
 
 class _Checkboxes(SelectMultipleField):
@@ -49,17 +50,10 @@ class PreferencesForm(FlaskForm):
                                     self.regions.data or [])
 
 
-def _valid_email(form: FlaskForm, field: EmailField) -> None:
-    try:
-        normalize_email(field.data or "")
-    except SigningError as exc:
-        raise ValidationError(str(exc)) from exc
-
-
 class JoinForm(PreferencesForm):
     email = EmailField(_l("Email"), validators=[
         DataRequired(_l("Please enter your email address.")),
-        Length(max=FIELD_LIMITS["email"]), _valid_email])
+        Length(max=FIELD_LIMITS["email"]), valid_email])
 
 
 def _formdata() -> object:
