@@ -84,21 +84,25 @@ def issue_stamp(now: float | None = None) -> str:
     return _stamp_serializer().dumps(round(now if now is not None else time.time(), 3))
 
 
+def _puzzle(salt: str, number: int) -> str:
+    """The hash the browser searches for: SHA-256 of the salt and the secret number."""
+    return hashlib.sha256(f"{salt}{number}".encode()).hexdigest()
+
+
 def issue_challenge(action: Action, now: float | None = None) -> Challenge:
     """A puzzle bound to ``action`` that expires after an hour."""
     expires = int((now if now is not None else time.time()) + POW_LIFETIME_SECONDS)
     salt = f"{secrets.token_hex(12)}?expires={expires}&action={action.id}"
     maximum = current_app.config["POW_MAX_NUMBER"]
     number = secrets.randbelow(maximum + 1)
-    challenge = hashlib.sha256(f"{salt}{number}".encode()).hexdigest()
+    challenge = _puzzle(salt, number)
     return Challenge(POW_ALGORITHM, challenge, salt, maximum, _hmac(challenge))
 
 
 def solve(challenge: Challenge) -> str:
     """What the browser script does, in Python: for tests and for the docs."""
     for number in range(challenge.maxnumber + 1):
-        if hashlib.sha256(f"{challenge.salt}{number}".encode()).hexdigest() == \
-                challenge.challenge:
+        if _puzzle(challenge.salt, number) == challenge.challenge:
             payload = {"algorithm": challenge.algorithm, "challenge": challenge.challenge,
                        "number": number, "salt": challenge.salt,
                        "signature": challenge.signature}
@@ -130,8 +134,7 @@ def verify_solution(raw: str, action: Action, now: float | None = None) -> str |
         return None
     current = now if now is not None else time.time()
     valid = (hmac.compare_digest(_hmac(challenge), signature)
-             and hmac.compare_digest(hashlib.sha256(f"{salt}{number}".encode()).hexdigest(),
-                                     challenge)
+             and hmac.compare_digest(_puzzle(salt, number), challenge)
              and expires >= current and params.get("action") == str(action.id))
     return challenge if valid else None
 

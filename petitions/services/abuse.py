@@ -32,7 +32,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.services import audit, counting, tallies
-from petitions.services.signing import SigningError, email_digest, normalize_email
+from petitions.services.signing import SigningError, address_digest
 
 IPV4_NETWORK, IPV6_NETWORK = 24, 48
 # The widest range one rule may cover: 256 networks.
@@ -113,10 +113,9 @@ def add_rule(kind: BlockKind, value: str, *, actor: User | None,
         pairs = [(email_domain_digest(domain), domain)]
     elif kind == BlockKind.EMAIL:
         try:
-            lookup = normalize_email(value).lookup_key
+            pairs = [(address_digest(value), "")]
         except SigningError as exc:
             raise AbuseError("value", str(exc)) from exc
-        pairs = [(email_digest(lookup), "")]
     else:
         label = value.strip()
         pairs = [(network_digest(network), label) for network in networks_in(value)]

@@ -7,7 +7,6 @@ is the same, so the login form does not tell who has an account.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +21,7 @@ from petitions.crypto import vault
 from petitions.extensions import db
 from petitions.models import Action, ApiToken, Role, User, utcnow
 from petitions.services import audit
-from petitions.services.signing import SigningError, normalize_email
+from petitions.services.signing import SigningError, normalize_email, token_digest
 
 MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "pt_"
@@ -189,15 +188,11 @@ def managed_actions(user: User) -> list[Action]:
 
 # --- API tokens --------------------------------------------------------------------------
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_token(user: User, name: str = "", actor: User | None = None,
                  via: str = "web") -> tuple[ApiToken, str]:
     """Create an API token; the plain token is returned once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(user_id=user.id, name=name[:100], digest=_token_digest(token),
+    record = ApiToken(user_id=user.id, name=name[:100], digest=token_digest(token),
                       prefix=token[:10])
     db.session.add(record)
     db.session.flush()
@@ -212,7 +207,7 @@ def user_for_token(token: str) -> User | None:
     comparison is of digests, not of the secret itself."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    record = db.session.scalar(select(ApiToken).where(ApiToken.digest == _token_digest(token)))
+    record = db.session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(token)))
     if record is None or record.revoked_at is not None or not record.user.active:
         return None
     now = utcnow()

@@ -16,7 +16,6 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -79,17 +78,7 @@ def request_delivery(action: Action, *, actor: User | None, via: str = "web",
 
 def hand_off(delivery_id: int) -> bool:
     """Give a delivery to a worker; if the broker is down, leave it to the scheduler."""
-    try:
-        current_app.extensions["celery"].send_task(COMPILE_TASK, args=[delivery_id],
-                                                   retry=False)
-    except Exception as exc:  # broker down: any kombu, redis or socket error
-        log.warning("Broker unavailable, delivery %s left for the scheduler: %s",
-                    delivery_id, type(exc).__name__)
-        db.session.execute(update(Delivery).where(Delivery.id == delivery_id)
-                           .values(dispatched_at=None))
-        db.session.commit()
-        return False
-    return True
+    return outbox.hand_off_tasks(COMPILE_TASK, Delivery, [delivery_id]) == 1
 
 
 def dispatch_stalled() -> int:
@@ -103,7 +92,7 @@ def dispatch_stalled() -> int:
         db.session.execute(update(Delivery).where(Delivery.id.in_(ids))
                            .values(dispatched_at=utcnow()))
         db.session.commit()
-    return sum(hand_off(delivery_id) for delivery_id in ids)
+    return outbox.hand_off_tasks(COMPILE_TASK, Delivery, ids)
 
 
 def compile_delivery(delivery_id: int) -> DeliveryStatus | None:

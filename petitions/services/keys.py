@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from petitions.crypto import KEY_ID_LENGTH, EncryptedText, VaultError, vault
 from petitions.extensions import db
 from petitions.models import Signature
-from petitions.services.signing import email_digest, normalize_email
+from petitions.services.signing import address_digest
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -215,6 +215,6 @@ def signatures_for_email(address: str) -> list[Signature]:
     The lookup goes through the keyed digest of the normalized address, exactly as the
     duplicate check does, so no value is decrypted to find them.
     """
-    digest = email_digest(normalize_email(address).lookup_key)
+    digest = address_digest(address)
     return list(db.session.scalars(select(Signature).where(Signature.email_digest == digest)
                                    .order_by(Signature.id)))

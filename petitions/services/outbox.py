@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 
 from petitions.extensions import db
 from petitions.models import (
+    Delivery,
     DeliveryRecipient,
     OutboundEmail,
     OutboxKind,
@@ -62,20 +63,27 @@ def hand_off(ids: Iterable[int]) -> int:
     A row that could not be handed off gets its ``dispatched_at`` cleared, so that
     the scheduler's next ``dispatch_pending`` picks it up.
     """
+    return hand_off_tasks(SEND_EMAIL_TASK, OutboundEmail, ids)
+
+
+def hand_off_tasks(task: str, model: type[OutboundEmail] | type[Delivery],
+                   ids: Iterable[int]) -> int:
+    """Send ``task`` for each row id; rows the broker refused get ``dispatched_at``
+    cleared, for the scheduler to hand off again. Returns how many were handed off."""
     celery = current_app.extensions["celery"]
     ids = list(ids)
     failed: list[int] = []
-    for position, outbox_id in enumerate(ids):
+    for position, row_id in enumerate(ids):
         try:
-            celery.send_task(SEND_EMAIL_TASK, args=[outbox_id], retry=False)
+            celery.send_task(task, args=[row_id], retry=False)
         except Exception as exc:  # broker down: any kombu, redis or socket error
-            # Don't wait for the broker once per row: leave them all to the dispatcher.
+            # Don't wait for the broker once per row: leave them all to the scheduler.
             failed = ids[position:]
-            log.warning("Broker unavailable, %d email(s) left for the dispatcher: %s",
-                        len(failed), type(exc).__name__)
+            log.warning("Broker unavailable, %d %s task(s) left for the scheduler: %s",
+                        len(failed), task, type(exc).__name__)
             break
     if failed:
-        db.session.execute(update(OutboundEmail).where(OutboundEmail.id.in_(failed))
+        db.session.execute(update(model).where(model.id.in_(failed))
                            .values(dispatched_at=None))
         db.session.commit()
     return len(ids) - len(failed)

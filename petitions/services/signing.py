@@ -126,6 +126,12 @@ def email_digest(lookup_key: str) -> str:
     return vault().digest(lookup_key, "email")
 
 
+def address_digest(address: str) -> str:
+    """The lookup digest of an address as someone typed it, normalized as signing
+    normalizes it. Raises ``SigningError`` (field "email") when it is not an address."""
+    return email_digest(normalize_email(address).lookup_key)
+
+
 def ip_digest(ip: str | None) -> str | None:
     """A truncated keyed digest: enough to spot a flood from one address, no more."""
     return vault().digest(ip, "ip")[:16] if ip else None

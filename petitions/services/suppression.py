@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from petitions.extensions import db
 from petitions.models import Suppression, SuppressionReason, User
 from petitions.services import audit
-from petitions.services.signing import email_digest, normalize_email
+from petitions.services.signing import address_digest
 
 ALL = "all"
 NETWORK = "network"  # alerts from the urgent-action network only
@@ -23,14 +23,6 @@ NETWORK = "network"  # alerts from the urgent-action network only
 
 def action_scope(action_id: int) -> str:
     return f"action:{action_id}"
-
-
-def digest_of(address: str) -> str:
-    """The lookup digest of an address, normalized as signing normalizes it.
-
-    Raises ``SigningError`` (field "email") when it is not an address.
-    """
-    return email_digest(normalize_email(address).lookup_key)
 
 
 def is_suppressed(digest: str, action_id: int | None = None, *, network: bool = False) -> bool:
@@ -79,7 +71,7 @@ def entries(page: int = 1, per_page: int = 50, search: str | None = None) -> Pag
     """The list, newest first; ``search`` an address, whose entries alone are listed."""
     query = select(Suppression)
     if search:
-        query = query.where(Suppression.email_digest == digest_of(search))
+        query = query.where(Suppression.email_digest == address_digest(search))
     total = db.session.scalar(select(db.func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
@@ -90,7 +82,7 @@ def entries(page: int = 1, per_page: int = 50, search: str | None = None) -> Pag
 
 def admin_add(actor: User, address: str, note: str | None = None) -> bool:
     """An admin suppresses an address everywhere; audited, committed."""
-    row = add(digest_of(address), SuppressionReason.ADMIN, note=note or None)
+    row = add(address_digest(address), SuppressionReason.ADMIN, note=note or None)
     if row is not None:
         audit.record("suppression.create", "suppression", row.id, actor=actor,
                      after={"scope": row.scope, "reason": str(row.reason)})
