@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from petitions.extensions import db
 from tests.conftest import confirmation_link
@@ -203,7 +204,9 @@ def test_the_copy_button_copies_the_link(new_page, live_server):
     page.goto(f"{live_server}/actions/{action.slug}")
     button = page.get_by_role("button", name="Copy link")
     button.click()
-    assert page.locator(".copy-status").inner_text() == "Link copied"
+    # The clipboard write is asynchronous: wait for the status the script sets when
+    # it is done (the same exact text), rather than reading it at once.
+    expect(page.locator(".copy-status")).to_have_text("Link copied")
     assert page.evaluate("navigator.clipboard.readText()") == page.locator(
         "#share-url").input_value()
 
