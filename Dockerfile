@@ -39,4 +39,4 @@ RUN pip install --no-deps -e . \
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "petitions:create_app()"]
+CMD ["gunicorn", "--config", "config/gunicorn.py", "petitions:create_app()"]

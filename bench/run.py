@@ -258,7 +258,7 @@ class Bench:
         self.wrk(self.stack.ceiling_port, "/page", "get.lua", conns, duration=self.scale.warmup)
         self.wrk(self.stack.ceiling_port, "/insert", "sign.lua", conns, duration=self.scale.warmup,
                  BENCH_PREFIX="warm", BENCH_PATH="/insert", BENCH_CSRF="x", BENCH_COOKIE="x=y")
-        for path in ("/actions/bench-empty", "/api/v1/actions/bench-empty"):
+        for path in ("/actions/bench-empty", "/api/v1/actions/bench-empty/count"):
             self.wrk(self.stack.web_port, path, "get.lua", conns, duration=self.scale.warmup)
         self.wrk(self.stack.web_port, "/actions/bench-sign", "sign.lua", conns,
                  duration=self.scale.warmup,
@@ -305,8 +305,10 @@ class Bench:
     def count(self) -> None:
         conns = self.scale.page_connections
         ceiling = self.ceiling("page", conns)
-        result = self.wrk(self.stack.web_port, "/api/v1/actions/bench-million", "get.lua", conns)
-        self.rows.append(Row(f"(c) public count, GET /api/v1/actions/<slug> ({conns} conn.)",
+        result = self.wrk(self.stack.web_port, "/api/v1/actions/bench-million/count",
+                          "get.lua", conns)
+        self.rows.append(Row(f"(c) public count, GET /api/v1/actions/<slug>/count "
+                             f"({conns} conn.)",
                              result.rate, "req/s", "bare template", ceiling.rate, "≥ 90%",
                              verdict(result.rate >= 0.9 * ceiling.rate), result.p99_ms,
                              self.all_answered(result, 200)))
@@ -360,7 +362,7 @@ class Bench:
         def exact() -> bool:
             stored = self.sql("SELECT count(*) FROM signatures WHERE action_id = %s AND "
                               "status = 'confirmed'", action_id)
-            status, _, body = self.fetch("/api/v1/actions/bench-confirm")
+            status, _, body = self.fetch("/api/v1/actions/bench-confirm/count")
             # The public count is confirmed + paper; the bench action has no paper ones.
             return status == 200 and json.loads(body)["signature_count"] == stored
 
@@ -614,7 +616,7 @@ def markdown(result: dict[str, Any]) -> str:
              f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB; Python "
              f"{m['python']}. Load generator on the same cores. Scale: "
              f"{result['scale']['duration']} s per wrk run, {result['scale']['threads']} wrk "
-             "threads.", "",
+             f"threads. Web (the app and the ceilings alike): {result['web']}.", "",
              "| Scenario | Rate | Ceiling | Ratio | p99 ms | Target | Verdict | Checks |",
              "|---|---:|---|---:|---:|---|---|---|"]
     for row in result["rows"]:
@@ -648,6 +650,7 @@ def write_results(bench: Bench, scale: Scale, results_dir: Path, elapsed: float)
         "processes": {name: service.process.pid
                       for name, service in bench.stack.services.items() if service.process},
         "database": bench.stack.database,
+        "web": bench.stack.web_settings(),
     }
     stamp = now.strftime("%Y%m%d-%H%M%S")
     (results_dir / f"bench-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -683,12 +686,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="record the web workers with py-spy during SCENARIO's wrk runs")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--database", default="petitions_bench")
+    parser.add_argument("--web-processes", type=int,
+                        help="gunicorn processes (default: config/gunicorn.py's)")
+    parser.add_argument("--web-threads", type=int,
+                        help="threads per gunicorn process (default: config/gunicorn.py's)")
     args = parser.parse_args(argv)
     scale = SMOKE if args.smoke else Scale()
     overrides = {k: v for k, v in (("million", args.million), ("duration", args.duration),
                                          ("backlog", args.backlog),
                                          ("scenarios", tuple(args.scenarios) or None))
                  if v is not None}
+    if args.backlog:
+        # Time enough for a big backlog at a few tens of emails a second.
+        overrides["drain_timeout"] = max(scale.drain_timeout, args.backlog // 20)
     scale = Scale(**{**asdict(scale), **overrides})
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -697,8 +707,10 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True)
     started = time.monotonic()
     with interrupts_as_exceptions(), contextlib.ExitStack() as exits:
-        stack = Stack(exits, log_dir.resolve(), args.database, web_workers=2,
-                      worker_concurrency=2)
+        # The smoke run of the test suite needs one web process, not a production's worth.
+        stack = Stack(exits, log_dir.resolve(), args.database, worker_concurrency=2,
+                      web_processes=args.web_processes or (1 if args.smoke else None),
+                      web_threads=args.web_threads)
         bench = Bench(stack, scale)
         bench.profile = set(args.profile)
         try:

@@ -102,12 +102,14 @@ class Stack:
     """The bench's own database, Redis, SMTP sink, web, worker and beat processes."""
 
     def __init__(self, exit_stack: contextlib.ExitStack, log_dir: Path, database: str,
-                 web_workers: int, worker_concurrency: int) -> None:
+                 worker_concurrency: int, web_processes: int | None = None,
+                 web_threads: int | None = None) -> None:
         self.exits = exit_stack
         self.log_dir = log_dir
         self.database = database
-        self.web_workers = web_workers
         self.worker_concurrency = worker_concurrency
+        self.web_processes = web_processes
+        self.web_threads = web_threads
         self.redis_port = free_port()
         self.smtp_port = free_port()
         self.web_port = free_port()
@@ -144,7 +146,19 @@ class Stack:
             "BENCH_CEILING_DSN": self.dsn,
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         })
+        # gunicorn's production settings (config/gunicorn.py) unless the run asks otherwise.
+        if self.web_processes:
+            env["WEB_CONCURRENCY"] = str(self.web_processes)
+        if self.web_threads:
+            env["WEB_THREADS"] = str(self.web_threads)
         return env
+
+    def web_settings(self) -> str:
+        """What config/gunicorn.py makes of the environment, for the results table."""
+        from config import setting, web_processes
+
+        return (f"gunicorn -c config/gunicorn.py: {web_processes(self.env)} processes, "
+                f"{setting('WEB_THREADS', self.env)} threads each (gthread)")
 
     # --- the pieces ------------------------------------------------------------------------
 
@@ -190,8 +204,9 @@ class Stack:
             return 0
 
     def _gunicorn(self, name: str, port: int, target: str) -> None:
-        self._service(name, [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(self.web_workers), target])
+        self._service(name, [str(BIN / "gunicorn"), "--config",
+                             str(ROOT / "config" / "gunicorn.py"), "--bind",
+                             f"127.0.0.1:{port}", target])
         service = self.services[name]
 
         def listening() -> bool:

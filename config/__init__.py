@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Signs sessions and CSRF tokens. Must be set in production."),
     Setting("DATABASE_URL", _database_url, None,
             "SQLAlchemy URL. Default: SQLite file `instance/petitions.sqlite`."),
+    Setting("DATABASE_PING_AFTER_IDLE_SECONDS", float, 10.0,
+            "A pooled PostgreSQL connection idle this long is checked before use (and "
+            "replaced if it died, e.g. in a database restart). 0 checks every use."),
     Setting("CELERY_BROKER_URL", str, None,
             "Celery broker. Default: kombu's filesystem transport under `instance/broker/` "
             "(no server needed). Production: `redis://…`."),
@@ -73,6 +76,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_USE_TLS", _bool, False, "STARTTLS after connecting."),
     Setting("MAIL_USE_SSL", _bool, False, "Implicit TLS (SMTPS, usually port 465)."),
     Setting("MAIL_TIMEOUT", float, 10.0, "Seconds before an SMTP connection attempt gives up."),
+    Setting("MAIL_CONNECTION_IDLE_SECONDS", float, 30.0,
+            "Each worker process keeps its SMTP connection open between emails; one unused "
+            "for longer is closed rather than reused. 0: a new connection for every email."),
     Setting("MAIL_DEFAULT_SENDER", str, "Urgent Actions <actions@localhost>",
             "The From address of every message."),
     Setting("MAIL_OUTBOX_DIR", str, None,
@@ -97,6 +103,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Mail still unsent this long after its hand-off to the broker is handed off again."),
     Setting("OUTBOX_DISPATCH_INTERVAL_SECONDS", float, 10.0,
             "How often the scheduler hands unsent mail to the broker."),
+    Setting("PUBLIC_CACHE_SECONDS", float, 5.0,
+            "Each web process reuses a rendered public page (action page, widget, list of "
+            "actions) and a public count for this long; only the CSRF token and bot checks "
+            "are filled in per visitor. 0 turns the cache off."),
     Setting("TALLY_INTERVAL_SECONDS", float, 5.0,
             "How often the scheduler recompiles the tallies (by country, by day) that moved."),
     Setting("REMINDER_AFTER_HOURS", int, 48,
@@ -140,8 +150,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ABUSE_REPORT_THRESHOLD", int, 50,
             "The hourly abuse report lists networks and email domains with at least this "
             "many signatures in the hour."),
+    Setting("BLOCK_RULES_CACHE_SECONDS", float, 5.0,
+            "Each process keeps the block rules in memory this long; a rule added or "
+            "removed applies at once in the process that changed it, elsewhere within "
+            "this time. 0 reads them for every signature."),
     Setting("LOG_LEVEL", str, "INFO", "Python logging level."),
+    # Read by gunicorn (config/gunicorn.py), not by the app.
+    Setting("WEB_CONCURRENCY", int, 0,
+            "gunicorn: web processes; 0 means two per CPU core."),
+    Setting("WEB_THREADS", int, 4,
+            "gunicorn: threads per web process. Requests spend much of their time waiting "
+            "on PostgreSQL and Redis, which threads fill."),
+    Setting("WEB_TIMEOUT", int, 30,
+            "gunicorn: a web process silent for this many seconds is restarted. A long "
+            "answer (an export streaming a million rows) is not cut off by it."),
 )
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting, parsed, from ``environ`` (default ``os.environ``) or its default:
+    for programs that read a few settings without building the app (gunicorn)."""
+    declared = next(s for s in SETTINGS if s.name == name)
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or raw == "":
+        return declared.default
+    try:
+        return declared.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
+def web_processes(environ: Mapping[str, str] | None = None) -> int:
+    """gunicorn's processes: ``WEB_CONCURRENCY``, or two per CPU core."""
+    return setting("WEB_CONCURRENCY", environ) or 2 * (os.cpu_count() or 1)
 
 
 def load_settings(environ: Mapping[str, str] | None = None,
@@ -152,15 +193,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
     environ = os.environ if environ is None else environ
     instance = Path(instance_path)
     values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        raw = environ.get(setting.name)
-        if raw is None or raw == "":
-            values[setting.name] = setting.default
-        else:
-            try:
-                values[setting.name] = setting.parse(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{setting.name}: {exc}") from exc
+    for declared in SETTINGS:
+        values[declared.name] = setting(declared.name, environ)
     values.update(overrides or {})
 
     if values["APP_ENV"] not in ENVIRONMENTS:

@@ -31,17 +31,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
                                 x_proto=1, x_host=1)
 
-    from petitions import cli, errors, i18n, security
+    from petitions import cli, errors, i18n, page_cache, security
     from petitions.crypto import init_vault
-    from petitions.extensions import babel, celery_init_app, csrf, db, login_manager, migrate
+    from petitions.extensions import (
+        babel,
+        celery_init_app,
+        csrf,
+        db,
+        login_manager,
+        migrate,
+        ping_idle_connections,
+    )
     from petitions.services.accounts import load_session_user
 
     init_vault(app)
     db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            ping_idle_connections(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
+    page_cache.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)
     celery_init_app(app)
@@ -134,8 +146,8 @@ def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    # pre-ping: a pooled connection that died with a PostgreSQL restart is replaced.
-    return {"pool_pre_ping": True}
+    # No pre-ping on every checkout: see extensions.ping_idle_connections.
+    return {}
 
 
 def _transport_options(broker: str, instance: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -38,6 +38,17 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from petitions.models import Action
 
 log = logging.getLogger(__name__)
+
+
+class PuzzleOwner(Protocol):
+    """What the form's fields need of an action: an ``Action``, or what a cached page
+    keeps of it (``petitions.page_cache.PuzzleTarget``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def proof_of_work(self) -> bool: ...
 
 HONEYPOT_FIELD = "website"
 STAMP_FIELD = "form_stamp"
@@ -89,7 +100,7 @@ def _puzzle(salt: str, number: int) -> str:
     return hashlib.sha256(f"{salt}{number}".encode()).hexdigest()
 
 
-def issue_challenge(action: Action, now: float | None = None) -> Challenge:
+def issue_challenge(action: PuzzleOwner, now: float | None = None) -> Challenge:
     """A puzzle bound to ``action`` that expires after an hour."""
     expires = int((now if now is not None else time.time()) + POW_LIFETIME_SECONDS)
     salt = f"{secrets.token_hex(12)}?expires={expires}&action={action.id}"
@@ -188,7 +199,7 @@ def check(form: Mapping[str, str], action: Action, now: float | None = None) -> 
     return Verdict.BOT
 
 
-def form_fields(action: Action) -> dict[str, Any]:
+def form_fields(action: PuzzleOwner) -> dict[str, Any]:
     """What the template needs to render the hidden fields."""
     enabled = current_app.config["BOT_CHECKS_ENABLED"]
     return {

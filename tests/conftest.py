@@ -9,6 +9,7 @@ developer's machine and fail under ``CI=true``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -30,6 +32,7 @@ from sqlalchemy import text
 from petitions import create_app
 from petitions.crypto import generate_key
 from petitions.extensions import db
+from petitions.services import abuse
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
@@ -97,6 +100,9 @@ class MailSink:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        # The client's (address, port) of each message: one per SMTP connection.
+        self.peers: list[object] = []
+        self._servers: list[Any] = []
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
 
@@ -105,6 +111,8 @@ class MailSink:
         with self.changed:
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))  # type: ignore[attr-defined]
+            self.peers.append(session.peer)  # type: ignore[attr-defined]
+            self._servers.append(server)
             self.changed.notify_all()
         return "250 Message accepted for delivery"
 
@@ -112,6 +120,21 @@ class MailSink:
         with self._lock:
             self.messages.clear()
             self.envelopes.clear()
+            self.peers.clear()
+            self._servers.clear()
+
+    def hang_up(self) -> None:
+        """Close, from the server's side, the connections messages came over, as a
+        server does with an idle client."""
+        async def close(server: Any) -> None:
+            if server.transport is not None:
+                server.transport.close()
+            await asyncio.sleep(0)  # the loop closes the socket itself in its next turn
+
+        with self._lock:
+            servers = list(self._servers)
+        for server in servers:
+            asyncio.run_coroutine_threadsafe(close(server), server.loop).result(timeout=10)
 
     def wait_for(self, count: int, timeout: float = 30) -> list[EmailMessage]:
         with self.changed:
@@ -183,6 +206,8 @@ def app_config(database_url: str, tmp: Path, **overrides: object) -> dict[str, o
         # test_bot_checks.py); the rest of the suite posts forms at machine speed.
         "RATELIMIT_ENABLED": False,
         "BOT_CHECKS_ENABLED": False,
+        # Off, so that a page shows what a test just changed; on in test_public_cache.py.
+        "PUBLIC_CACHE_SECONDS": 0,
         **TEST_KEYS,
         **overrides,
     }
@@ -224,6 +249,7 @@ def empty_tables() -> None:
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(text(f"DELETE FROM {table.name}"))
     db.session.commit()
+    abuse.forget_cached_rules()  # the rules just deleted, behind the service's back
 
 
 @pytest.fixture

@@ -378,7 +378,7 @@ PATHS["/actions/{slug}/count"] = {
     "get": operation(
         "getCount", "The signature count alone, for widgets on other sites", public=True,
         description="Cheap and cacheable: the answer carries `Cache-Control: public, "
-                    "max-age=30` and an `ETag`; a request with `If-None-Match` and that "
+                    "max-age=5` and an `ETag`; a request with `If-None-Match` and that "
                     "ETag is answered 304 with no body while the count is unchanged. Any "
                     "origin may read it (`Access-Control-Allow-Origin: *`).",
         responses={200: json_response(

@@ -14,6 +14,7 @@ from flask import g, jsonify, request, stream_with_context, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from petitions import page_cache
 from petitions.api import bp, openapi, schemas
 from petitions.api.schemas import RequestRejected
 from petitions.auth.access import token_required
@@ -112,11 +113,14 @@ def create_action() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/actions/<slug>")
-def get_action(slug: str) -> Response | tuple[Response, int]:
-    action = actions_service.get_public_action(slug)
-    if action is None:
-        return api_error(404, f"No action is published at {slug!r}.")
-    return jsonify(action_json(action, counting.counts(action.id)))
+def get_action(slug: str) -> Response:
+    def produce() -> Response | tuple[Response, int]:
+        action = actions_service.get_public_action(slug)
+        if action is None:
+            return api_error(404, f"No action is published at {slug!r}.")
+        return jsonify(action_json(action, counting.counts(action.id)))
+
+    return page_cache.serve(produce, by_language=False)
 
 
 @bp.patch("/actions/<slug>")
@@ -214,22 +218,29 @@ def _no_caching_of_private_answers(response: Response) -> Response:
     return response
 
 
-COUNT_MAX_AGE = 30  # seconds a browser or a cache may show a count before asking again
+# Seconds a browser or a shared cache may show a count before asking again: with the
+# page cache (PUBLIC_CACHE_SECONDS), a count is at most about 10 s old.
+COUNT_MAX_AGE = 5
 
 
 @bp.get("/actions/<slug>/count")
-def get_count(slug: str) -> Response | tuple[Response, int]:
-    """The signature count alone, for widgets on other sites: two small queries,
-    cacheable for a few seconds, revalidated with its ETag, readable cross-origin."""
-    action = actions_service.get_public_action(slug)
-    if action is None:
-        response, status = api_error(404, f"No action is published at {slug!r}.")
+def get_count(slug: str) -> Response:
+    """The signature count alone, for widgets on other sites: two small queries (or
+    none, from the page cache), cacheable for a few seconds, revalidated with its
+    ETag, readable cross-origin."""
+    def produce() -> Response | tuple[Response, int]:
+        action = actions_service.get_public_action(slug)
+        if action is None:
+            response, status = api_error(404, f"No action is published at {slug!r}.")
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response, status
+        counts = counting.counts(action.id)
+        response = jsonify({"slug": action.slug, "signature_count": counts.total,
+                            "goal": action.goal, "status": str(action.status)})
         response.headers["Access-Control-Allow-Origin"] = "*"
-        return response, status
-    counts = counting.counts(action.id)
-    response = jsonify({"slug": action.slug, "signature_count": counts.total,
-                        "goal": action.goal, "status": str(action.status)})
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cache-Control"] = f"public, max-age={COUNT_MAX_AGE}"
-    response.add_etag()
-    return response.make_conditional(request)
+        response.headers["Cache-Control"] = f"public, max-age={COUNT_MAX_AGE}"
+        response.add_etag()
+        return response
+
+    response = page_cache.serve(produce, by_language=False)
+    return response.make_conditional(request) if response.status_code == 200 else response

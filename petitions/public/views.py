@@ -10,7 +10,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from werkzeug.wrappers import Response
 
-from petitions import botcheck
+from petitions import botcheck, page_cache
 from petitions.extensions import csrf
 from petitions.i18n import direction
 from petitions.models import Action
@@ -59,28 +59,33 @@ def _render_action(action: Action, form: SignatureForm, status: int = 200,
 
 
 @bp.get("/")
-def index() -> str:
-    published = actions_service.list_published()
-    counts = counting.counts_for(a.id for a in published)
-    return render_template("public/index.html", actions=published, counts=counts)
+def index() -> Response:
+    def render() -> str:
+        published = actions_service.list_published()
+        counts = counting.counts_for(a.id for a in published)
+        return render_template("public/index.html", actions=published, counts=counts)
+
+    return page_cache.serve(render)
 
 
 @bp.route("/actions/<slug>", methods=["GET", "POST"])
 def action(slug: str) -> tuple[str, int] | Response:
-    action = _load(slug)
     locale = str(get_locale())
+    if request.method == "GET":
+        return page_cache.serve(
+            lambda: _render_action(_load(slug), SignatureForm(locale=locale)))
+    action = _load(slug)
     # The posted text fields only: Flask-WTF would also read uploaded files and JSON
     # bodies, and hand the validators values that are not strings (a 500).
-    form = SignatureForm(formdata=request.form if request.method == "POST" else None,
-                         locale=locale)
-    if request.method == "GET":
-        return _render_action(action, form)
+    form = SignatureForm(formdata=request.form, locale=locale)
     outcome = _submit(action, form, locale)
     if outcome == Submitted.CLOSED:
         return _render_action(action, form, status=409, closed_message=True)
     if outcome == Submitted.INVALID:
         return _render_action(action, form, status=422)
-    return redirect(url_for("public.check_email", slug=action.slug), code=303)
+    # The slug from the URL (it found the action): reading ``action.slug`` after the
+    # commit would load the action again.
+    return redirect(url_for("public.check_email", slug=slug), code=303)
 
 
 def _submit(action: Action, form: SignatureForm, locale: str) -> Submitted:
@@ -131,10 +136,13 @@ def thank_you(slug: str) -> str:
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm_signature(token: str) -> tuple[str, int] | Response:
-    result = confirm(token) if request.method == "POST" else check_token(token)
+    if request.method == "POST":
+        result = confirm(token)
+        if result.state == TokenState.CONFIRMED and result.slug is not None:
+            return redirect(url_for("public.thank_you", slug=result.slug), code=303)
+    else:
+        result = check_token(token)
     if result.state == TokenState.CONFIRMED and result.action is not None:
-        if request.method == "POST":
-            return redirect(url_for("public.thank_you", slug=result.action.slug), code=303)
         return render_template("public/already_confirmed.html", action=result.action), 200
     if result.state == TokenState.VALID:
         return render_template("public/confirm.html", action=result.action, token=token), 200
@@ -167,17 +175,21 @@ def embed(slug: str) -> tuple[str, int] | Response:
     No CSRF token: in a frame on another site the browser withholds our SameSite
     session cookie, so a token could never be checked there. A forged signature
     would still need its confirmation link, which only the inbox receives."""
-    action = _load(slug)
     locale = str(get_locale())
-    form = SignatureForm(formdata=request.form if request.method == "POST" else None,
-                         locale=locale, meta={"csrf": False})
-    status = 200
-    if request.method == "POST":
-        outcome = _submit(action, form, locale)
-        if outcome == Submitted.SIGNED:
-            return redirect(url_for("public.embed", slug=action.slug, signed=1,
-                                    lang=request.args.get("lang")), code=303)
-        status = 409 if outcome == Submitted.CLOSED else 422
+    if request.method == "GET":
+        return page_cache.serve(lambda: _render_embed(
+            _load(slug), SignatureForm(locale=locale, meta={"csrf": False})))
+    action = _load(slug)
+    form = SignatureForm(formdata=request.form, locale=locale, meta={"csrf": False})
+    outcome = _submit(action, form, locale)
+    if outcome == Submitted.SIGNED:
+        return redirect(url_for("public.embed", slug=slug, signed=1,
+                                lang=request.args.get("lang")), code=303)
+    return _render_embed(action, form, status=409 if outcome == Submitted.CLOSED else 422)
+
+
+def _render_embed(action: Action, form: SignatureForm, status: int = 200) -> tuple[str, int]:
+    locale = str(get_locale())
     return render_template(
         "public/embed.html", action=action, form=form,
         texts=public_page.texts_for(action, locale), counts=counting.counts(action.id),

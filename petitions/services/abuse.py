@@ -10,6 +10,8 @@ the digests of the /24 (or /48) networks it covers.
 from __future__ import annotations
 
 import ipaddress
+import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Engine, Select, func, or_, select, update
 
 from petitions.crypto import vault
 from petitions.extensions import db
@@ -142,6 +144,7 @@ def _store_rules(kind: BlockKind, pairs: list[tuple[str, str]], *, actor: User |
                  via=via, after={"kind": str(kind), "rules": len(rules),
                                  "label": pairs[0][1] if pairs else ""})
     db.session.commit()
+    forget_cached_rules()
     return rules
 
 
@@ -153,6 +156,7 @@ def remove_rule(rule_id: int, *, actor: User | None, via: str = "web") -> bool:
                  before={"kind": str(rule.kind), "label": rule.label})
     db.session.delete(rule)
     db.session.commit()
+    forget_cached_rules()
     return True
 
 
@@ -169,9 +173,50 @@ def is_blocked(*, address_digest: str, domain_digest: str | None,
         wanted.append((BlockKind.EMAIL_DOMAIN, domain_digest))
     if network_digest:
         wanted.append((BlockKind.IP_NETWORK, network_digest))
+    cached = _cached_rules()
+    if cached is not None:
+        return any(rule in cached for rule in wanted)
     condition = or_(*((BlockRule.kind == kind) & (BlockRule.value == value)
                       for kind, value in wanted))
     return db.session.scalar(select(BlockRule.id).where(condition).limit(1)) is not None
+
+
+# Every signature asks whether it is blocked, and there are usually no rules or a few:
+# each process keeps them in memory for BLOCK_RULES_CACHE_SECONDS (per database),
+# unless there are more than this many, which are left in the database to ask.
+CACHED_RULES_AT_MOST = 10_000
+
+
+@dataclass(frozen=True)
+class _CachedRules:
+    loaded_at: float
+    rules: frozenset[tuple[BlockKind, str]] | None  # None: too many, ask the database
+
+
+_rule_caches: weakref.WeakKeyDictionary[Engine, _CachedRules] = weakref.WeakKeyDictionary()
+
+
+def _cached_rules() -> frozenset[tuple[BlockKind, str]] | None:
+    """This process's copy of every rule, or None to ask the database."""
+    lifetime = current_app.config["BLOCK_RULES_CACHE_SECONDS"]
+    if lifetime <= 0:
+        return None
+    engine = db.engine
+    now = time.monotonic()
+    cached = _rule_caches.get(engine)
+    if cached is None or now - cached.loaded_at >= lifetime:
+        rows = db.session.execute(select(BlockRule.kind, BlockRule.value)
+                                  .limit(CACHED_RULES_AT_MOST + 1)).all()
+        rules = (frozenset((kind, value) for kind, value in rows)
+                 if len(rows) <= CACHED_RULES_AT_MOST else None)
+        cached = _rule_caches[engine] = _CachedRules(now, rules)
+    return cached.rules
+
+
+def forget_cached_rules() -> None:
+    """Make this process read the block rules afresh: after adding or removing one, so
+    that it applies here at once (other processes follow within the cache's lifetime)."""
+    _rule_caches.clear()
 
 
 # --- striking out signatures in bulk -----------------------------------------------------

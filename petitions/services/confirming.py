@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from petitions.extensions import db
 from petitions.models import Action, Signature, SignatureStatus, utcnow
@@ -35,10 +35,19 @@ class TokenState(enum.StrEnum):
 class TokenCheck:
     state: TokenState
     signature: Signature | None = None
+    # What ``confirm`` gives when it confirms, instead of the signature it never loads.
+    action_slug: str | None = None
 
     @property
     def action(self) -> Action | None:
         return self.signature.action if self.signature else None
+
+    @property
+    def slug(self) -> str | None:
+        """The slug of the signed action, if the token is known."""
+        if self.action_slug is not None:
+            return self.action_slug
+        return self.action.slug if self.action else None
 
 
 def check_token(token: str) -> TokenCheck:
@@ -50,28 +59,54 @@ def check_token(token: str) -> TokenCheck:
         return TokenCheck(TokenState.INVALID)
     if signature.status == SignatureStatus.CONFIRMED:
         return TokenCheck(TokenState.CONFIRMED, signature)
-    max_age = timedelta(hours=current_app.config["CONFIRMATION_MAX_AGE_HOURS"])
-    if signature.token_issued_at is None or utcnow() - signature.token_issued_at > max_age:
+    if _expired(signature.token_issued_at):
         return TokenCheck(TokenState.EXPIRED, signature)
     return TokenCheck(TokenState.VALID, signature)
 
 
+def _expired(issued_at: datetime | None) -> bool:
+    return issued_at is None or issued_at < _oldest_valid()
+
+
+def _oldest_valid() -> datetime:
+    return utcnow() - timedelta(hours=current_app.config["CONFIRMATION_MAX_AGE_HOURS"])
+
+
+_signatures = Signature.__table__
+# Built once, without the ORM: every confirmation runs it.
+_CONFIRM = (
+    update(_signatures)
+    .where(_signatures.c.token_digest == bindparam("digest"),
+           _signatures.c.status == SignatureStatus.PENDING,
+           _signatures.c.token_issued_at >= bindparam("oldest_valid"))
+    .values(status=SignatureStatus.CONFIRMED, confirmed_at=bindparam("confirmed_at"))
+    .returning(_signatures.c.action_id,
+               select(Action.slug).where(Action.id == _signatures.c.action_id)
+               .scalar_subquery().label("slug")))
+
+
 def confirm(token: str) -> TokenCheck:
-    """Confirm the signature behind ``token``; the result says what state it is in now."""
-    check = check_token(token)
-    if check.state != TokenState.VALID or check.signature is None:
+    """Confirm the signature behind ``token``; the result says what state it is in now.
+
+    One conditional UPDATE … RETURNING finds a pending signature with a live link and
+    confirms it, reading nothing to decrypt: the result then carries the action's
+    slug, not the signature. Anything else (an unknown, expired or confirmed token,
+    or a request that lost a race with another for the same one) is what
+    ``check_token`` says, except that a link that is still live counts as confirmed.
+    """
+    if len(token) not in _TOKEN_LENGTH:
+        return TokenCheck(TokenState.INVALID)
+    confirmed = db.session.execute(_CONFIRM, {
+        "digest": token_digest(token), "oldest_valid": _oldest_valid(),
+        "confirmed_at": utcnow()}).first()
+    if confirmed is None:
+        check = check_token(token)
+        if check.state == TokenState.VALID:  # no longer pending: nothing left to count
+            return TokenCheck(TokenState.CONFIRMED, check.signature)
         return check
-    signature = check.signature
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
-        .values(status=SignatureStatus.CONFIRMED, confirmed_at=utcnow())
-        .execution_options(synchronize_session=False))
-    if result.rowcount == 1:
-        counting.add(signature.action_id, confirmed=1, pending=-1)
+    counting.add(confirmed.action_id, confirmed=1, pending=-1)
     db.session.commit()
-    db.session.refresh(signature)
-    return TokenCheck(TokenState.CONFIRMED, signature)
+    return TokenCheck(TokenState.CONFIRMED, action_slug=confirmed.slug)
 
 
 def resend_for_token(token: str) -> TokenCheck:

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from petitions.extensions import db
 from petitions.models import COUNTER_SHARDS, ActionCounter
@@ -37,15 +37,22 @@ def create_shards(action_id: int) -> None:
                        for shard in range(COUNTER_SHARDS))
 
 
+_table = ActionCounter.__table__
+# Built once: signing and confirming adjust a counter on every request.
+_ADD = (update(_table)
+        .where(_table.c.action_id == bindparam("counter_action_id"),
+               _table.c.shard == bindparam("counter_shard"))
+        .values(confirmed=_table.c.confirmed + bindparam("add_confirmed"),
+                pending=_table.c.pending + bindparam("add_pending"),
+                paper=_table.c.paper + bindparam("add_paper")))
+
+
 def add(action_id: int, *, confirmed: int = 0, pending: int = 0, paper: int = 0) -> None:
     """Adjust the counts within the current transaction (the caller commits)."""
     shard = random.randrange(COUNTER_SHARDS)
-    result = db.session.execute(
-        update(ActionCounter)
-        .where(ActionCounter.action_id == action_id, ActionCounter.shard == shard)
-        .values(confirmed=ActionCounter.confirmed + confirmed,
-                pending=ActionCounter.pending + pending,
-                paper=ActionCounter.paper + paper))
+    result = db.session.execute(_ADD, {
+        "counter_action_id": action_id, "counter_shard": shard, "add_confirmed": confirmed,
+        "add_pending": pending, "add_paper": paper})
     if result.rowcount == 0:
         db.session.add(ActionCounter(action_id=action_id, shard=shard, confirmed=confirmed,
                                      pending=pending, paper=paper))

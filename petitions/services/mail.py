@@ -9,19 +9,28 @@ retry; a permanent one (5xx) is recorded on the row with its reason.
 
 from __future__ import annotations
 
+import atexit
+import email.policy
+import functools
 import json
 import logging
+import os
 import re
+import select as io_select
 import smtplib
+import threading
+import time
 from dataclasses import dataclass
+from email.headerregistry import BaseHeader
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
+from flask import Config, current_app, render_template
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from petitions.extensions import db
 from petitions.models import (
@@ -29,6 +38,7 @@ from petitions.models import (
     OutboundEmail,
     OutboxKind,
     OutboxStatus,
+    Signature,
     Subscriber,
     SuppressionReason,
     utcnow,
@@ -56,23 +66,41 @@ def _redact(text: str) -> str:
 
 def deliver(outbox_id: int) -> OutboxStatus | None:
     """Send one outbox email unless it was sent already. Returns the row's final status."""
-    row = db.session.scalar(select(OutboundEmail).where(OutboundEmail.id == outbox_id)
-                            .with_for_update())
-    if row is None:
+    # One round trip for the row, what a confirmation needs (its signature and the
+    # action) and whether the suppression list refuses that signer. Only the outbox
+    # row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of an outer
+    # join, hence OF; SQLite ignores the clause (no row locks: its writers take turns).
+    found = db.session.execute(
+        select(OutboundEmail,
+               suppression.suppressed(Signature.email_digest, Signature.action_id))
+        .outerjoin(OutboundEmail.signature).outerjoin(Signature.action)
+        .options(contains_eager(OutboundEmail.signature).contains_eager(Signature.action))
+        .where(OutboundEmail.id == outbox_id)
+        .with_for_update(of=OutboundEmail)).one_or_none()
+    if found is None:
         db.session.rollback()
         return None
+    row, signer_suppressed = found
     if row.status != OutboxStatus.PENDING:
+        status = row.status  # read before the rollback expires it
         db.session.rollback()
-        return row.status
-    row.attempts += 1
-    if _suppressed(row):
-        _fail(row, "suppressed")
+        return status
+    # Nothing below reads the row back after a commit (that would cost a new
+    # transaction): what is needed afterwards is kept here.
+    recipient_id = row.delivery_recipient_id
+    # The attempt is written once, with the outcome: the suppression query must not
+    # flush it on its own.
+    with db.session.no_autoflush:
+        row.attempts += 1
+        suppressed = signer_suppressed if row.signature is not None else _suppressed(row)
+    if suppressed:
+        _fail(row, "suppressed", recipient_id)
         return OutboxStatus.FAILED
     try:
         message = build_message(row)
     except PermanentMailError as exc:
-        _fail(row, str(exc))
-        log.warning("Email %s failed permanently: %s", outbox_id, row.last_error)
+        error = _fail(row, str(exc), recipient_id)
+        log.warning("Email %s failed permanently: %s", outbox_id, error)
         return OutboxStatus.FAILED
     try:
         send_message(message)
@@ -84,23 +112,23 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         raise
     except PermanentMailError as exc:
         digest = _recipient_digest(row)
-        _fail(row, str(exc))
+        error = _fail(row, str(exc), recipient_id)
         if digest is not None:  # the address itself was refused: never again
             suppression.add(digest, SuppressionReason.BOUNCED)
             db.session.commit()
-        log.warning("Email %s failed permanently: %s", outbox_id, row.last_error)
+        log.warning("Email %s failed permanently: %s", outbox_id, error)
         return OutboxStatus.FAILED
     if not current_app.config["MAIL_SERVER"] and row.kind == OutboxKind.CONFIRMATION:
         _log_development_link(row)
+    message_id = message["Message-ID"]
     row.status = OutboxStatus.SENT
     row.sent_at = utcnow()
-    row.message_id = message["Message-ID"]
+    row.message_id = message_id
     row.payload = None
     row.last_error = None
     db.session.commit()
-    if row.delivery_recipient_id is not None:
-        deliveries.record_recipient_result(row.delivery_recipient_id,
-                                           message_id=row.message_id)
+    if recipient_id is not None:
+        deliveries.record_recipient_result(recipient_id, message_id=message_id)
     return OutboxStatus.SENT
 
 
@@ -117,10 +145,9 @@ def _subscriber(row: OutboundEmail) -> Subscriber | None:
 
 
 def _suppressed(row: OutboundEmail) -> bool:
-    """Whether the suppression list refuses this email. Mail to officials (deliveries)
-    and an organizer's test of an update are not supporters' mail, and not checked."""
-    if row.signature is not None:
-        return suppression.is_suppressed(row.signature.email_digest, row.signature.action_id)
+    """Whether the suppression list refuses this email to a subscriber (a signer's is
+    asked with the row, in ``deliver``). Mail to officials (deliveries) and an
+    organizer's test of an update are not supporters' mail, and not checked."""
     subscriber = _subscriber(row)
     if subscriber is not None:
         return suppression.is_suppressed(subscriber.email_digest,
@@ -139,26 +166,42 @@ def _log_development_link(row: OutboundEmail) -> None:
                  external_url("public.confirm_signature", token=token))
 
 
-def _fail(row: OutboundEmail, reason: str) -> None:
+def _fail(row: OutboundEmail, reason: str, recipient_id: int | None) -> str:
+    """Mark the row failed and commit; returns the reason as stored (redacted)."""
+    error = _redact(reason)
     row.status = OutboxStatus.FAILED
-    row.last_error = _redact(reason)
+    row.last_error = error
     row.payload = None
     db.session.commit()
-    if row.delivery_recipient_id is not None:
-        deliveries.record_recipient_result(row.delivery_recipient_id, error=row.last_error)
+    if recipient_id is not None:
+        deliveries.record_recipient_result(recipient_id, error=error)
+    return error
 
 
 def give_up(outbox_id: int, reason: str) -> None:
     """Mark an email failed after its retries ran out."""
     row = db.session.get(OutboundEmail, outbox_id)
     if row is not None and row.status == OutboxStatus.PENDING:
-        _fail(row, reason)
+        _fail(row, reason, row.delivery_recipient_id)
 
 
 def _message_id(outbox_id: int) -> str:
     """Stable across retries, so a receiving server can spot a duplicate."""
-    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+    domain = _sender_domain(current_app.config["MAIL_DEFAULT_SENDER"])
     return f"<outbox-{outbox_id}@{domain or 'localhost'}>"
+
+
+@functools.lru_cache(maxsize=8)
+def _sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2]
+
+
+@functools.lru_cache(maxsize=8)
+def _fixed_header(name: str, value: str) -> BaseHeader:
+    """A header every message carries alike (the sender, Auto-Submitted), parsed once:
+    a message given a parsed header keeps it as is, and parsing an address header
+    costs more than anything else in setting it."""
+    return email.policy.default.header_factory(name, value)
 
 
 @dataclass(frozen=True)
@@ -207,11 +250,11 @@ def build_message(row: OutboundEmail) -> EmailMessage:
         html = render_template("emails/confirmation.html", **context)
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
     message["To"] = formataddr((f"{signature.first_name} {signature.last_name}",
                                 _ascii_address(signature.email)))
     message["Message-ID"] = _message_id(row.id)
-    message["Auto-Submitted"] = "auto-generated"
+    message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
@@ -220,10 +263,10 @@ def build_message(row: OutboundEmail) -> EmailMessage:
 def _assemble(row: OutboundEmail, draft: Draft) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = draft.subject
-    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
     message["To"] = formataddr((draft.to_name, _ascii_address(draft.to_address)))
     message["Message-ID"] = _message_id(row.id)
-    message["Auto-Submitted"] = "auto-generated"
+    message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
     if draft.unsubscribe_url:
         message["List-Unsubscribe"] = f"<{draft.unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -246,7 +289,7 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
         html = render_template("emails/delivery.html", **context)
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
     message["To"] = formataddr((recipient.name, _ascii_address(recipient.email)))
     organizer = delivery.requested_by
     if organizer is not None and organizer.active:
@@ -281,14 +324,7 @@ def send_message(message: EmailMessage) -> None:
         _write_to_outbox(message)
         return
     try:
-        smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-        with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"],
-                        timeout=config["MAIL_TIMEOUT"]) as smtp:
-            if config["MAIL_USE_TLS"]:
-                smtp.starttls()
-            if config["MAIL_USERNAME"]:
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-            smtp.send_message(message)
+        _send_over_smtp(message, config)
     # Redacted where raised, not only where stored: an exception can reach a log or an
     # error tracker (a task's traceback, a retry). ``from None``: the original
     # exceptions quote the recipient (SMTPRecipientsRefused is keyed by address),
@@ -306,6 +342,183 @@ def send_message(message: EmailMessage) -> None:
         raise PermanentMailError(error) from None
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise TemporaryMailError(_redact(f"{type(exc).__name__}: {exc}")) from exc
+
+
+# --- the SMTP connection a process keeps ---------------------------------------------------
+#
+# A new connection for every email (TCP, EHLO, maybe TLS and a login, then QUIT) cost
+# more than the message itself: a process keeps its connection open and sends one
+# message after the other over it. It is dropped after any error (a fresh one is
+# opened for the next email), when the server closed it, when it sat idle longer than
+# MAIL_CONNECTION_IDLE_SECONDS, and when the worker process stops (workers/celery.py).
+
+
+class _TrackedData:
+    """Notes whether a message reached DATA on this connection: up to then the server
+    cannot have accepted it, and sending it again over a new connection is safe."""
+
+    data_sent = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.data_sent = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _SMTP(_TrackedData, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_TrackedData, smtplib.SMTP_SSL):
+    pass
+
+
+@dataclass
+class _Connection:
+    smtp: _SMTP | _SMTPSSL
+    settings: tuple[object, ...]
+    pid: int  # a forked child must not talk over its parent's socket
+    last_used: float
+
+
+class _ConnectionPool:
+    """The open connections of this process that no thread is using. A Celery
+    process sends one email at a time, so it holds one; a threaded pool holds one per
+    thread that sent lately."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+
+    def take(self, settings: tuple[object, ...], idle_seconds: float) -> _Connection | None:
+        """An idle connection for these settings that is still worth using, if any;
+        closes those that are not."""
+        now, pid = time.monotonic(), os.getpid()
+        usable: list[_Connection] = []
+        stale: list[_Connection] = []
+        with self._lock:
+            for connection in self._idle:
+                fits = (connection.settings == settings and connection.pid == pid
+                        and now - connection.last_used <= idle_seconds)
+                (usable if fits else stale).append(connection)
+            found = usable.pop() if usable else None  # the one used last
+            self._idle = usable
+        for connection in stale:
+            _close(connection, polite=connection.pid == os.getpid())
+        if found is not None and _closed_by_server(found.smtp):
+            _close(found, polite=False)
+            return None
+        return found
+
+    def give_back(self, connection: _Connection) -> None:
+        connection.last_used = time.monotonic()
+        with self._lock:
+            self._idle.append(connection)
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            _close(connection, polite=connection.pid == os.getpid())
+
+
+_pool = _ConnectionPool()
+
+
+def close_connections() -> None:
+    """Close this process's idle SMTP connections (QUIT): when a worker process stops
+    (workers/celery.py; a prefork child exits without running ``atexit``), and at the
+    exit of any other process that sent mail (a CLI command, the tests)."""
+    _pool.close_all()
+
+
+atexit.register(close_connections)
+
+
+def _settings(config: Config) -> tuple[object, ...]:
+    """What a connection was opened with: a connection made with other settings
+    (another server, another login) is not reused."""
+    return tuple(config[name] for name in (
+        "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_SSL", "MAIL_USE_TLS", "MAIL_USERNAME",
+        "MAIL_PASSWORD", "MAIL_TIMEOUT"))
+
+
+def _open(config: Config, settings: tuple[object, ...]) -> _Connection:
+    smtp_class = _SMTPSSL if config["MAIL_USE_SSL"] else _SMTP
+    smtp = smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"],
+                      timeout=config["MAIL_TIMEOUT"])
+    try:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return _Connection(smtp, settings, os.getpid(), time.monotonic())
+
+
+def _close(connection: _Connection, *, polite: bool) -> None:
+    """Close a connection; ``polite``: say QUIT first (a healthy connection of this
+    process). After an error, or on a parent's socket, only the socket is closed."""
+    try:
+        if polite:
+            connection.smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        connection.smtp.close()
+
+
+def _closed_by_server(smtp: smtplib.SMTP) -> bool:
+    """Whether the server hung up (or said something, such as "421 timeout") while
+    the connection sat idle: between two messages, an open connection has nothing to
+    read. Costs no round trip."""
+    if smtp.sock is None:
+        return True
+    try:
+        readable, _, _ = io_select.select([smtp.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _server_went_away(exc: BaseException) -> bool:
+    """A connection the server closed under us (an idle timeout, a restart)."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421  # "service not available, closing channel"
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
+
+
+def _send_over_smtp(message: EmailMessage, config: Config) -> None:
+    """Send over this process's connection, opened if needed. A reused connection the
+    server closed before the message reached DATA is replaced once, transparently."""
+    settings = _settings(config)
+    idle_seconds = config["MAIL_CONNECTION_IDLE_SECONDS"]
+    connection = _pool.take(settings, idle_seconds) if idle_seconds > 0 else None
+    reused = connection is not None
+    if connection is None:
+        connection = _open(config, settings)
+    try:
+        try:
+            _transmit(connection.smtp, message)
+        except (smtplib.SMTPException, OSError) as exc:
+            if not (reused and not connection.smtp.data_sent and _server_went_away(exc)):
+                raise
+            _close(connection, polite=False)
+            connection = _open(config, settings)
+            _transmit(connection.smtp, message)
+    except BaseException:
+        _close(connection, polite=False)
+        raise
+    if idle_seconds > 0:
+        _pool.give_back(connection)
+    else:
+        _close(connection, polite=True)
+
+
+def _transmit(smtp: _SMTP | _SMTPSSL, message: EmailMessage) -> None:
+    smtp.data_sent = False
+    smtp.send_message(message)
 
 
 def _write_to_outbox(message: EmailMessage) -> None:

@@ -6,18 +6,20 @@ nobody can learn from the response whether an address has already signed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import get_locale, gettext
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from petitions.crypto import vault
 from petitions.extensions import db
@@ -193,13 +195,9 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
                         network_digest=network_digest):
         raise BlockedError(action.slug)
 
-    existing = _find(action.id, digest)
-    if existing is not None:
-        return _sign_again(existing)
-
     now = utcnow()
     token, digest_of_token = new_token()
-    signature = Signature(
+    values = dict(
         action_id=action.id, first_name=cleaned.first_name, last_name=cleaned.last_name,
         email=email.address, email_digest=digest, country=cleaned.country,
         postcode=cleaned.postcode or None, comment=cleaned.comment or None,
@@ -210,22 +208,39 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
         confirmation_sent_at=now, source=normalize_source(source), locale=locale,
         ip_digest=ip_digest(ip), ip_network_digest=network_digest,
         email_domain_digest=domain_digest, created_at=now)
-    db.session.add(signature)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # Someone with the same address signed at the same instant: theirs stands.
-        db.session.rollback()
+    signature_id = _insert_unless_signed(values)
+    if signature_id is None:
+        # This address has signed already, or someone with it signed at the same
+        # instant and the database kept theirs: only the first signature stands.
         existing = _find(action.id, digest)
-        if existing is None:
-            raise
+        if existing is None:  # erased in between (a data request): the signer may retry
+            raise RuntimeError("the signature this address conflicts with is gone")
         return _sign_again(existing)
     counting.add(action.id, pending=1)
-    signature_id = signature.id
-    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature, {"token": token})
+    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature_id, {"token": token})
     db.session.commit()
     outbox.hand_off([outbox_id])
     return SignOutcome(signature_id, created=True, confirmation_queued=True)
+
+
+def _insert_unless_signed(values: dict[str, Any]) -> int | None:
+    """Insert a signature in one statement, unless the address has signed the action
+    already: its id, or None. The unique (action, address digest) constraint decides,
+    so requests racing with one address store one row (the others wait, then get
+    None). The encrypted columns are encrypted by their types, as on any insert."""
+    statement = _insert_unless_signed_statement(db.session.get_bind().dialect.name)
+    return db.session.execute(statement, values).scalar()
+
+
+@functools.cache
+def _insert_unless_signed_statement(dialect: str) -> Insert:
+    # Built once, on the table rather than the mapped class: the values come as
+    # parameters, and neither the ORM nor a new statement is involved per signature.
+    table = Signature.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.action_id, table.c.email_digest])
+            .returning(table.c.id))
 
 
 def _find(action_id: int, digest: str) -> Signature | None:
@@ -254,7 +269,7 @@ def resend_confirmation(signature: Signature) -> bool:
     signature.token_digest = digest_of_token
     signature.token_issued_at = now
     signature.confirmation_sent_at = now
-    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature, {"token": token})
+    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature.id, {"token": token})
     db.session.commit()
     outbox.hand_off([outbox_id])
     return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Exists, String, cast, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from petitions.extensions import db
@@ -19,23 +19,33 @@ from petitions.services.signing import address_digest
 
 ALL = "all"
 NETWORK = "network"  # alerts from the urgent-action network only
+_ACTION = "action:"  # + the action's id: mail about that action only
 
 
 def action_scope(action_id: int) -> str:
-    return f"action:{action_id}"
+    return f"{_ACTION}{action_id}"
 
 
 def is_suppressed(digest: str, action_id: int | None = None, *, network: bool = False) -> bool:
     """Whether mail to the address behind ``digest`` is refused: everywhere, for
     ``action_id``, or (``network``) for the urgent-action network's alerts."""
-    scopes = [ALL]
-    if action_id is not None:
+    return bool(db.session.scalar(select(suppressed(digest, action_id, network=network))))
+
+
+def suppressed(digest: str | ColumnElement[str],
+               action_id: int | ColumnElement[int] | None = None, *,
+               network: bool = False) -> Exists:
+    """``is_suppressed`` as an SQL expression, for a query that asks it on the way
+    (the mail worker: with the outbox row, in one round trip). ``digest`` and
+    ``action_id`` may be columns of that query."""
+    scopes: list[str | ColumnElement[str]] = [ALL]
+    if isinstance(action_id, int):
         scopes.append(action_scope(action_id))
+    elif action_id is not None:
+        scopes.append(literal(_ACTION) + cast(action_id, String))
     if network:
         scopes.append(NETWORK)
-    return db.session.scalar(
-        select(Suppression.id).where(Suppression.email_digest == digest,
-                                     Suppression.scope.in_(scopes)).limit(1)) is not None
+    return exists().where(Suppression.email_digest == digest, Suppression.scope.in_(scopes))
 
 
 def add(digest: str, reason: SuppressionReason, *, action_id: int | None = None,

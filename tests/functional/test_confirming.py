@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -126,16 +127,27 @@ def test_confirming_twice_counts_once(client, mailbox):
     assert counting.counts(action.id).confirmed == 1
 
 
-def test_two_confirmations_racing_each_other_count_once(app, monkeypatch):
-    # Both requests looked the token up while the signature was still pending; the
-    # second one's update must then find nothing to change.
+def test_two_confirmations_racing_each_other_count_once(app):
+    # Two requests with one token at the same instant, each with its own session and
+    # connection: one conditional update moves the signature, the other finds it moved.
     action = make_action()
-    signature = make_signature(action)
-    token = confirmation_token(signature)
-    assert confirming.confirm(token).state == confirming.TokenState.CONFIRMED
-    stale = confirming.TokenCheck(confirming.TokenState.VALID, signature)
-    monkeypatch.setattr(confirming, "check_token", lambda token: stale)
-    assert confirming.confirm(token).state == confirming.TokenState.CONFIRMED
+    token = confirmation_token(make_signature(action))
+    start = threading.Barrier(2)
+    states: list[confirming.TokenState] = []
+
+    def confirm_once() -> None:
+        with app.app_context():
+            start.wait()
+            states.append(confirming.confirm(token).state)
+            db.session.remove()
+
+    threads = [threading.Thread(target=confirm_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert states == [confirming.TokenState.CONFIRMED] * 2
+    db.session.expire_all()
     assert counting.counts(action.id) == counting.Counts(confirmed=1, pending=0)
 
 

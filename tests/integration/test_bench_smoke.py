@@ -87,10 +87,11 @@ def test_results_table_says_missed_with_the_ratio() -> None:
     table = markdown({
         "date": "2026-11-26 22:00 UTC", "failures": [], "notes": ["a note"],
         "machine": {"cores": 2, "cpu": "test CPU", "memory_gb": 24.0, "python": "3.11"},
-        "scale": {"duration": 10, "threads": 2},
+        "scale": {"duration": 10, "threads": 2}, "web": "gunicorn: 4 processes",
         "rows": [{**row.__dict__, "ratio": row.ratio}],
     })
     assert ("| (a) signing | 40.00 sign/s | bare insert 400/s | 10% | 120 | ≥ 50% | MISSED |"
             in table)
     assert "2 cores (test CPU), 24.0 GB" in table
+    assert "the app and the ceilings alike): gunicorn: 4 processes." in table
     assert "Checks: all passed" in table
