@@ -208,14 +208,18 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
         confirmation_sent_at=now, source=normalize_source(source), locale=locale,
         ip_digest=ip_digest(ip), ip_network_digest=network_digest,
         email_domain_digest=domain_digest, created_at=now)
-    signature_id = _insert_unless_signed(values)
-    if signature_id is None:
+    for _attempt in range(3):
+        signature_id = _insert_unless_signed(values)
+        if signature_id is not None:
+            break
         # This address has signed already, or someone with it signed at the same
         # instant and the database kept theirs: only the first signature stands.
         existing = _find(action.id, digest)
-        if existing is None:  # erased in between (a data request): the signer may retry
-            raise RuntimeError("the signature this address conflicts with is gone")
-        return _sign_again(existing)
+        if existing is not None:
+            return _sign_again(existing)
+        # Erased in between (a data request, a purge): this one may take its place.
+    else:
+        raise RuntimeError("the address kept conflicting with signatures that vanished")
     counting.add(action.id, pending=1)
     outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature_id, {"token": token})
     db.session.commit()

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from petitions.crypto import vault
 from petitions.extensions import db
@@ -24,7 +24,7 @@ from petitions.models import (
     Signature,
     SignatureStatus,
 )
-from petitions.services import abuse, confirming, counting
+from petitions.services import abuse, confirming, counting, signing
 from petitions.services.actions import get_action
 from petitions.services.signing import BlockedError, SignOutcome, email_digest, sign
 from tests.factories import (
@@ -67,6 +67,26 @@ def test_the_same_address_twice_keeps_the_first_and_follows_the_resend_rule(app:
     assert counting.counts(action.id) == counting.Counts(pending=1)
     db.session.expire_all()
     assert db.session.get(Signature, first.signature_id).first_name == "Sam"
+
+
+def test_a_signature_erased_during_the_conflict_gives_way_to_the_new_one(
+        app: Flask, monkeypatch: pytest.MonkeyPatch):
+    action = make_action()
+    sign(action, signature_input(email="gone@example.org"))
+    find = signing._find
+
+    def erased_meanwhile(action_id: int, digest: str) -> Signature | None:
+        # Another process (a data request) deletes the signature between the insert
+        # that conflicted with it and this lookup.
+        monkeypatch.setattr(signing, "_find", find)
+        db.session.execute(delete(OutboundEmail))
+        db.session.execute(delete(Signature))
+        return None
+
+    monkeypatch.setattr(signing, "_find", erased_meanwhile)
+    again = sign(action, signature_input(email="gone@example.org"))
+    assert again.created  # SQLite may give it the erased one's id
+    assert stored() == 1 and outbox_rows(again.signature_id) == 1
 
 
 def test_requests_racing_with_one_address_store_one_signature(app: Flask):
