@@ -171,13 +171,17 @@ def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
     """One setting, parsed, from ``environ`` (default ``os.environ``) or its default:
     for programs that read a few settings without building the app (gunicorn)."""
     declared = next(s for s in SETTINGS if s.name == name)
-    raw = (os.environ if environ is None else environ).get(name)
+    return _read(declared, os.environ if environ is None else environ)
+
+
+def _read(declared: Setting, environ: Mapping[str, str]) -> Any:
+    raw = environ.get(declared.name)
     if raw is None or raw == "":
         return declared.default
     try:
         return declared.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name}: {exc}") from exc
+        raise ConfigError(f"{declared.name}: {exc}") from exc
 
 
 def web_processes(environ: Mapping[str, str] | None = None) -> int:
@@ -194,7 +198,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
     instance = Path(instance_path)
     values: dict[str, Any] = {}
     for declared in SETTINGS:
-        values[declared.name] = setting(declared.name, environ)
+        values[declared.name] = _read(declared, environ)
     values.update(overrides or {})
 
     if values["APP_ENV"] not in ENVIRONMENTS:

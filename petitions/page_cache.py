@@ -62,13 +62,7 @@ class Entry:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
     def body(self) -> str:
-        if not self.holes:
-            return self.parts[0]
-        pieces = [self.parts[0]]
-        for hole, part in zip(self.holes, self.parts[1:], strict=True):
-            pieces.append(_render_visitor_fields(hole))
-            pieces.append(part)
-        return "".join(pieces)
+        return _filled(self.parts, self.holes)
 
 
 class PageCache:
@@ -143,9 +137,19 @@ _KEPT_HEADERS = frozenset({"Cache-Control", "Access-Control-Allow-Origin", "ETag
 def _without_marks(answer: Response, holes: list[Hole]) -> Response:
     """An answer not worth keeping (an error page, say) still gets its holes filled."""
     if holes:
-        parts = answer.get_data(as_text=True).split(_MARK)
-        answer.set_data(Entry(0, parts, holes, "").body())
+        answer.set_data(_filled(answer.get_data(as_text=True).split(_MARK), holes))
     return answer
+
+
+def _filled(parts: list[str], holes: list[Hole]) -> str:
+    """The page with each visitor's fields rendered into its holes."""
+    if not holes:
+        return parts[0]
+    pieces = [parts[0]]
+    for hole, part in zip(holes, parts[1:], strict=True):
+        pieces.append(_render_visitor_fields(hole))
+        pieces.append(part)
+    return "".join(pieces)
 
 
 def visitor_fields(target: Any, *, csrf: bool = True) -> Markup:
