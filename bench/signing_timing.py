@@ -112,7 +112,9 @@ class Signer:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        # Generous: gunicorn listens before its workers have imported the app, and on a
+        # busy machine the first answer can take a while.
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=180)
         self.connection.request("GET", f"/actions/{SLUG}")
         response = self.connection.getresponse()
         body = response.read()
