@@ -34,6 +34,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.services import counting, outbox, public_page
+from petitions.services.retention import ANONYMIZED
 from petitions.urls import external_url
 
 if TYPE_CHECKING:
@@ -286,7 +287,9 @@ def notify_signed_again(signature: Signature) -> bool:
     silent for the one person it concerns. The claim is one conditional UPDATE, so
     requests racing with the same address queue one notice.
     """
-    if signature.status != SignatureStatus.CONFIRMED:
+    # An anonymized signature (an action reopened after its retention ran) has no
+    # address left to tell.
+    if signature.status != SignatureStatus.CONFIRMED or signature.email == ANONYMIZED:
         return False
     now = utcnow()
     due_before = now - SIGNED_AGAIN_NOTICE_INTERVAL

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from petitions.countries import CODES
 from petitions.extensions import db
 from petitions.models import OutboundEmail, OutboxStatus, Signature, SignatureStatus
-from petitions.services import actions, confirming, counting
+from petitions.services import actions, confirming, counting, retention
 from petitions.services.signing import CONSENT_VERSION, token_digest
 from tests.conftest import body_text, confirmation_link
 from tests.factories import (
@@ -388,6 +388,18 @@ def test_the_notice_is_per_action(client, mailbox):
     assert deliver_pending_mail() == 2
     assert sorted(" ".join(m["Subject"].split()) for m in mailbox.wait_for(2)) == sorted(
         f"Someone signed again with your address: {a.title}" for a in (first, second))
+
+
+def test_an_anonymized_signer_gets_no_notice(client, mailbox):
+    action = make_action()
+    _confirmed_signer(client, action)
+    retention.anonymize_action(action)  # its retention ran; then it was reopened
+    mailbox.clear()
+
+    assert _sign(client, action, email="anna@example.org").status_code == 303
+
+    assert deliver_pending_mail() == 0
+    assert _kinds() == ["confirmation"]
 
 
 def test_the_notice_is_in_the_signers_language(client, mailbox):
