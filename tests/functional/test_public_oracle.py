@@ -10,6 +10,7 @@ and after such a probe and require them to be the same (docs/security.md).
 
 from __future__ import annotations
 
+import json
 import re
 from http.cookies import SimpleCookie
 
@@ -18,8 +19,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from petitions.extensions import db
-from petitions.models import Action, Signature
-from petitions.services import confirming
+from petitions.models import Action, OutboundEmail, OutboxKind, Signature
+from petitions.services import confirming, network
 from tests.factories import (
     confirmation_token,
     form_data,
@@ -135,3 +136,28 @@ def test_signing_with_a_known_address_answers_as_with_a_new_one(app, client, wat
     assert known_answer == new_answer
     assert differences(baseline, after_known) == []
     assert differences(baseline, after_new) == []
+
+
+@pytest.mark.parametrize("known", ["pending", "confirmed"])
+def test_joining_the_network_with_a_members_address_answers_as_with_a_new_one(
+        app, client, watched, known):
+    """The same for the urgent-action network: nothing public tells who is a member."""
+    member = "member@example.org"
+    network.subscribe(member, network.Choice(True, [], []))
+    if known == "confirmed":
+        payload = db.session.scalar(select(OutboundEmail.payload)
+                                    .where(OutboundEmail.kind == OutboxKind.SUBSCRIBE))
+        assert network.confirm(json.loads(payload or "{}")["token"]) is not None
+    baseline = snapshot(app, watched)
+
+    def probe(email: str) -> tuple[Answer, Answer, dict[str, Answer]]:
+        response = post_form(client, "/network", {"email": email, "scope": "all"})
+        followed = client.get(response.headers["Location"])
+        return answer(response), answer(followed), snapshot(app, watched)
+
+    known_answer, known_page, after_known = probe(" Member@Example.org ")
+    new_answer, new_page, after_new = probe("someone-new@example.org")
+
+    assert known_answer[0] == 303
+    assert (known_answer, known_page) == (new_answer, new_page)
+    assert differences(baseline, after_known) == differences(baseline, after_new) == []
