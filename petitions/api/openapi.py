@@ -191,23 +191,28 @@ SCHEMAS: dict[str, Any] = {
     },
     "Tally": {
         "type": "object",
-        "description": "Totals are live; `by_country` and `by_day` (confirmed online "
-                       "signatures, UTC days) were compiled at `compiled_at`, at most a "
-                       "few seconds earlier.",
+        "description": "Everyone gets the live public totals: `confirmed`, `paper` and "
+                       "`total`, which only a confirmation or a paper entry moves. With "
+                       "the token of an admin or of one of the action's organizers, the "
+                       "answer also carries the live `pending` count and `by_country` "
+                       "and `by_day` (confirmed online signatures, UTC days), compiled "
+                       "at `compiled_at`, at most a few seconds earlier.",
         "properties": {
             "confirmed": {"type": "integer", "minimum": 0},
-            "pending": {"type": "integer", "minimum": 0},
             "paper": {"type": "integer", "minimum": 0},
             "total": {"type": "integer", "minimum": 0,
                       "description": "Confirmed online signatures plus paper ones."},
-            "by_country": {"type": "object",
+            "pending": {"type": "integer", "minimum": 0,
+                        "description": "Staff only: signatures waiting for confirmation."},
+            "by_country": {"type": "object", "description": "Staff only.",
                            "additionalProperties": {"type": "integer", "minimum": 0}},
-            "by_day": {"type": "object",
+            "by_day": {"type": "object", "description": "Staff only.",
                        "additionalProperties": {"type": "integer", "minimum": 0}},
-            "compiled_at": {"type": "string", "format": "date-time"},
+            "compiled_at": {"type": "string", "format": "date-time",
+                            "description": "Staff only."},
         },
-        "required": ["confirmed", "pending", "paper", "total", "by_country", "by_day",
-                     "compiled_at"],
+        "required": ["confirmed", "paper", "total"],
+        "dependentRequired": {"pending": ["by_country", "by_day", "compiled_at"]},
         "additionalProperties": False,
     },
     "DeliveryRecipient": {
@@ -343,7 +348,12 @@ PATHS.update({
     "/actions/{slug}/tally": {
         "parameters": [SLUG_PARAMETER],
         "get": operation(
-            "getTally", "Signature counts, by country and by day", public=True,
+            "getTally", "Signature counts; for staff, by country and by day", public=True,
+            description="Public: confirmed, paper and total only, so that signing "
+                        "without confirming changes nothing anyone can see. Send the "
+                        "token of an admin or of one of the action's organizers for the "
+                        "pending count and the breakdowns; without one (or with any "
+                        "other), the answer is the public one.",
             responses={200: json_response("The tally.", ref("Tally"))},
             errors=(404,)),
     },

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from petitions import page_cache
 from petitions.api import bp, openapi, schemas
 from petitions.api.schemas import RequestRejected
-from petitions.auth.access import token_required
+from petitions.auth.access import bearer_token, token_required
 from petitions.errors import api_error
 from petitions.extensions import db
 from petitions.models import Action, ActionStatus, User
@@ -162,11 +162,17 @@ def export_signatures(slug: str) -> Response:
 
 @bp.get("/actions/<slug>/tally")
 def get_tally(slug: str) -> Response | tuple[Response, int]:
-    """Live totals, with breakdowns by country and day compiled every few seconds."""
+    """Everyone: the live public totals. The token of someone who manages the action:
+    also the pending count and the breakdowns by country and day, compiled every few
+    seconds. A missing or unknown token gets the public answer, not a 401."""
     action = actions_service.get_public_action(slug)
     if action is None:
         return api_error(404, f"No action is published at {slug!r}.")
-    return jsonify(tallies.tally_json(action))
+    token = bearer_token()
+    user = accounts.user_for_token(token) if token else None
+    if user is not None and accounts.can_manage(user, action):
+        return jsonify(tallies.tally_json(action))
+    return jsonify(tallies.public_tally_json(action))
 
 
 @bp.post("/actions/<slug>/deliveries")

@@ -33,6 +33,8 @@ class OutboxKind(enum.StrEnum):
     UPDATE = "update"
     ALERT = "alert"
     SUBSCRIBE = "subscribe"
+    # To a confirmed signer: someone signed the action again with their address.
+    SIGNED_AGAIN = "signed_again"
 
 
 class OutboundEmail(db.Model):

@@ -71,6 +71,9 @@ class Signature(db.Model):
     # The signer agreed to appear (first name and country) in the recent signers list.
     show_publicly: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the owner of this confirmed signature was last told that someone signed the
+    # action again with their address (at most once a day: ``signing.notify_signed_again``).
+    signed_again_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

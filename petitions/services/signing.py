@@ -1,7 +1,9 @@
 """Signing an action: normalizing what a supporter typed, and storing a pending signature.
 
 Whatever happens, the visible outcome is the same (a "check your email" page), so
-nobody can learn from the response whether an address has already signed.
+nobody can learn from the response whether an address has already signed. Signing
+again with a confirmed address is not silent either: its owner is told, at most once
+a day, so that someone probing with it cannot stay unnoticed (docs/security.md).
 """
 
 from __future__ import annotations
@@ -13,22 +15,36 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
-from flask_babel import get_locale, gettext
-from sqlalchemy import Insert, select
+from flask import current_app, render_template
+from flask_babel import force_locale, get_locale, gettext
+from sqlalchemy import Insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from petitions.crypto import vault
 from petitions.extensions import db
-from petitions.models import Action, OutboxKind, Signature, SignatureStatus, utcnow
-from petitions.services import counting, outbox
+from petitions.models import (
+    Action,
+    OutboundEmail,
+    OutboxKind,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
+from petitions.services import counting, outbox, public_page
+from petitions.services.retention import ANONYMIZED
+from petitions.urls import external_url
+
+if TYPE_CHECKING:
+    from petitions.services.mail import Draft
 
 FIELD_LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "postcode": 20,
                 "comment": 1000}
 CONSENT_VERSION = "2026-11-updates-v1"
+# A confirmed signer hears at most this often that someone signed again with their address.
+SIGNED_AGAIN_NOTICE_INTERVAL = timedelta(days=1)
 
 # Control characters, zero-width and bidirectional-override characters: invisible,
 # and a way to make a name display as something it isn't.
@@ -176,9 +192,10 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
     """Store a pending signature and queue its confirmation email.
 
     Signing again with the same address never adds a signature: a pending one has
-    its confirmation sent again (at most once per resend interval), a confirmed one
-    gets nothing. The caller hands the queued email to the broker after this returns.
-    An address, domain or network an admin blocked raises ``BlockedError``.
+    its confirmation sent again (at most once per resend interval), the owner of a
+    confirmed one is told that someone tried (at most once a day). The caller hands
+    the queued email to the broker after this returns. An address, domain or network
+    an admin blocked raises ``BlockedError``.
     """
     from petitions import countries
     from petitions.services import abuse
@@ -253,8 +270,43 @@ def _find(action_id: int, digest: str) -> Signature | None:
 
 
 def _sign_again(signature: Signature) -> SignOutcome:
+    if signature.status == SignatureStatus.CONFIRMED:
+        notify_signed_again(signature)
+        return SignOutcome(signature.id, created=False, confirmation_queued=False)
     queued = resend_confirmation(signature)
     return SignOutcome(signature.id, created=False, confirmation_queued=queued)
+
+
+def notify_signed_again(signature: Signature) -> bool:
+    """Tell the owner of a confirmed signature that someone signed the action again
+    with their address, at most once per ``SIGNED_AGAIN_NOTICE_INTERVAL``. Returns
+    whether a notice was queued.
+
+    A stranger who knows an address can sign with it to learn whether it had signed;
+    nothing public shows the difference, and this notice makes sure the probe is not
+    silent for the one person it concerns. The claim is one conditional UPDATE, so
+    requests racing with the same address queue one notice.
+    """
+    # An anonymized signature (an action reopened after its retention ran) has no
+    # address left to tell.
+    if signature.status != SignatureStatus.CONFIRMED or signature.email == ANONYMIZED:
+        return False
+    now = utcnow()
+    due_before = now - SIGNED_AGAIN_NOTICE_INTERVAL
+    claimed = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id,
+               Signature.status == SignatureStatus.CONFIRMED,
+               or_(Signature.signed_again_notice_at.is_(None),
+                   Signature.signed_again_notice_at <= due_before))
+        .values(signed_again_notice_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        return False
+    outbox_id = outbox.record(OutboxKind.SIGNED_AGAIN, signature.id, {})
+    db.session.commit()
+    outbox.hand_off([outbox_id])
+    return True
 
 
 def resend_confirmation(signature: Signature) -> bool:
@@ -277,3 +329,24 @@ def resend_confirmation(signature: Signature) -> bool:
     db.session.commit()
     outbox.hand_off([outbox_id])
     return True
+
+
+def signed_again_draft(row: OutboundEmail) -> Draft:
+    """The notice to a confirmed signer that someone signed again with their address
+    (see ``mail.build_message``), in the signer's language."""
+    # Imported here: the mail service imports the suppression list, which imports this.
+    from petitions.services.mail import Draft, PermanentMailError
+
+    signature = row.signature
+    if signature is None:
+        raise PermanentMailError("the notice has no signature")
+    action = signature.action
+    context = {"signature": signature, "action": action,
+               "action_url": external_url("public.action", slug=action.slug)}
+    with force_locale(signature.locale):
+        return Draft(
+            to_name=f"{signature.first_name} {signature.last_name}", to_address=signature.email,
+            subject=gettext("Someone signed again with your address: %(title)s",
+                            title=public_page.texts_for(action, signature.locale).title),
+            text=render_template("emails/signed_again.txt", **context),
+            html=render_template("emails/signed_again.html", **context))

@@ -1,11 +1,15 @@
 """Tallies: an action's confirmed signatures by country and by day.
 
 The totals people see come from the sharded counters (``counting``), exact the
-moment a signature is confirmed. The breakdowns come from a compiled tally: one
-GROUP BY over the action's confirmed signatures, kept in ``action_tallies``. The
-scheduler recompiles only the actions whose counters moved since their last
-tally, so an idle action costs nothing and a busy one is at most a few seconds
-behind; ``compile_tally`` also runs on demand.
+moment a signature is confirmed. The public sees those totals only (confirmed
+online, paper, and their sum): a pending count, or anything that moves when someone
+signs without confirming, would tell a stranger whether an address had just signed
+(docs/security.md). Pending counts and the breakdowns are for staff.
+
+The breakdowns come from a compiled tally: one GROUP BY over the action's confirmed
+signatures, kept in ``action_tallies``. The scheduler recompiles only the actions
+whose counters moved since their last tally, so an idle action costs nothing and a
+busy one is at most a few seconds behind; ``compile_tally`` also runs on demand.
 """
 
 from __future__ import annotations
@@ -93,8 +97,16 @@ def current_tally(action: Action) -> ActionTally:
     return db.session.get(ActionTally, action.id) or compile_tally(action.id)
 
 
+def public_tally_json(action: Action) -> dict[str, object]:
+    """What everyone may see: the live confirmed, paper and total counts, which only a
+    confirmation (or an organizer's paper entry) moves, never a new signature."""
+    counts = counting.counts(action.id)
+    return {"confirmed": counts.confirmed, "paper": counts.paper, "total": counts.total}
+
+
 def tally_json(action: Action) -> dict[str, object]:
-    """The public tally: live totals, compiled breakdowns and when they were compiled."""
+    """The staff tally: live totals with the pending count, compiled breakdowns by
+    country and day, and when they were compiled."""
     tally = current_tally(action)
     counts = counting.counts(action.id)
     compiled_at: datetime = tally.compiled_at

@@ -1,6 +1,7 @@
 """The tally and delivery routes of the API: an organizer asks for a delivery, a worker
 compiles it and each target receives the package by email; who may ask, what bad
-requests answer; and the public tally, which never counts signature rows itself."""
+requests answer; and the tally, public figures for everyone and the rest for staff,
+which never counts signature rows itself."""
 
 from __future__ import annotations
 
@@ -273,16 +274,37 @@ def reads_signatures(statements: list[str]) -> bool:
     return any(re.search(r"\bsignatures\b", s) for s in statements)
 
 
-def test_the_tally_is_public_and_as_described(client):
+def _tally_action() -> Action:
     action = make_action()
     make_confirmed_signature(action, country="FR")
     make_confirmed_signature(action, country="IR")
     make_confirmed_signature(action, country="FR")
     make_signature(action, country="DE")
+    return action
+
+
+def test_the_public_tally_is_confirmed_and_paper_only(client):
+    """No pending count and no breakdown: a new, unconfirmed signature must not move
+    anything a stranger can read (docs/security.md, "the oracle closed")."""
+    action = _tally_action()
 
     response = client.get(f"/api/v1/actions/{action.slug}/tally")
 
     assert response.status_code == 200
+    data = response.json
+    assert schema_errors("Tally", data) == []
+    assert data == {"confirmed": 3, "paper": 0, "total": 3}
+
+
+@pytest.mark.parametrize("who", ["admin", "organizer"])
+def test_staff_who_manage_the_action_get_the_full_tally(client, who):
+    action = _tally_action()
+    headers = staff_headers(who, action if who == "organizer" else None)
+
+    response = client.get(f"/api/v1/actions/{action.slug}/tally", headers=headers)
+
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     data = response.json
     assert schema_errors("Tally", data) == []
     assert (data["confirmed"], data["pending"], data["paper"], data["total"]) == (3, 1, 0, 3)
@@ -291,8 +313,22 @@ def test_the_tally_is_public_and_as_described(client):
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]+Z", data["compiled_at"])
 
 
+@pytest.mark.parametrize("headers", [
+    "stranger", {"Authorization": "Bearer pt_not-a-token"}, {"Authorization": "Basic eDp5"}])
+def test_any_other_token_gets_the_public_tally(client, headers):
+    action = _tally_action()
+    if headers == "stranger":
+        headers = staff_headers("organizer", make_action())
+
+    response = client.get(f"/api/v1/actions/{action.slug}/tally", headers=headers)
+
+    assert (response.status_code, response.json) == (
+        200, {"confirmed": 3, "paper": 0, "total": 3})
+
+
 def test_the_tally_reads_counters_and_the_compiled_tally_not_signatures(client, statements):
     action = make_action()
+    headers = staff_headers("organizer", action)
     make_confirmed_signature(action, country="FR")
     tallies.compile_stale()
     url = f"/api/v1/actions/{action.slug}/tally"
@@ -300,13 +336,15 @@ def test_the_tally_reads_counters_and_the_compiled_tally_not_signatures(client, 
     db.session.expire_all()
     statements.clear()
 
-    live = client.get(url).json
+    public = client.get(url).json
+    live = client.get(url, headers=headers).json
 
     assert not reads_signatures(statements)
+    assert public == {"confirmed": 2, "paper": 0, "total": 2}
     # The totals are live; the breakdowns wait for the scheduler's next run.
     assert (live["confirmed"], live["by_country"]) == (2, {"FR": 1})
     assert tallies.compile_stale() == 1
-    compiled = client.get(url).json
+    compiled = client.get(url, headers=headers).json
     assert (compiled["confirmed"], compiled["by_country"]) == (2, {"FR": 1, "IR": 1})
     assert (datetime.fromisoformat(compiled["compiled_at"])
             > datetime.fromisoformat(live["compiled_at"]))

@@ -138,13 +138,14 @@ def test_sign_mail_confirm_resign_and_bad_tokens_log_nothing_personal(
     assert_no_email_in_url(confirmed.headers["Location"], supporter.email)
     assert client.get(path).status_code == 200  # "already confirmed"
 
-    # Sign again once confirmed (nothing is sent), and a second supporter signs twice
-    # while pending (the link is sent again).
+    # Sign again once confirmed (its owner gets a notice), and a second supporter signs
+    # twice while pending (the link is sent again).
     assert post_form(client, page, supporter.form()).status_code == 303
     assert post_form(client, page, pending.form()).status_code == 303
     assert post_form(client, page, pending.form()).status_code == 303
-    assert deliver_pending_mail() == 2
-    later = mailbox.wait_for(3)[1:]
+    assert deliver_pending_mail() == 3
+    [notice, *later] = mailbox.wait_for(4)[1:]
+    assert mailbox.to(supporter.email) == [message, notice]
     tokens = {token} | {confirmation_link(m).rsplit("/", 1)[1] for m in later}
     for message in later:
         assert_no_email_in_url(confirmation_link(message), pending.email)

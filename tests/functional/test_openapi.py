@@ -225,6 +225,10 @@ def _export_signatures(check: Checker, world: World) -> None:
 def _get_tally(check: Checker, world: World) -> None:
     path = "/actions/{slug}/tally"
     check("GET", path, f"/api/v1/actions/{world.action.slug}/tally", 200)
+    check("GET", path, f"/api/v1/actions/{world.action.slug}/tally", 200,
+          headers=world.organizer)
+    check("GET", path, f"/api/v1/actions/{world.action.slug}/tally", 200,
+          headers=world.stranger)
     check("GET", path, f"/api/v1/actions/{make_action(publish=False).slug}/tally", 404)
 
 

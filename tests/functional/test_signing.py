@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,9 +13,9 @@ from sqlalchemy import func, select
 from petitions.countries import CODES
 from petitions.extensions import db
 from petitions.models import OutboundEmail, OutboxStatus, Signature, SignatureStatus
-from petitions.services import actions, confirming, counting
+from petitions.services import actions, confirming, counting, retention
 from petitions.services.signing import CONSENT_VERSION, token_digest
-from tests.conftest import confirmation_link
+from tests.conftest import body_text, confirmation_link
 from tests.factories import (
     age_signature,
     confirmation_token,
@@ -307,22 +308,132 @@ def test_the_resend_interval_is_measured_from_the_last_email(client, mailbox):
     assert _stored() == (1, 2)
 
 
-def test_a_confirmed_signer_signing_again_gets_nothing(app, client, mailbox, monkeypatch):
-    action = make_action()
-    _sign(client, action, email="anna@example.org")
-    signature = db.session.scalars(select(Signature)).one()
+def _confirmed_signer(client, action, email="anna@example.org", **overrides):
+    _sign(client, action, email=email, **overrides)
+    signature = db.session.scalars(select(Signature).order_by(Signature.id.desc())).first()
     confirming.confirm(confirmation_token(signature))
     deliver_pending_mail()
+    return signature
+
+
+def _kinds() -> list[str]:
+    return list(db.session.scalars(select(OutboundEmail.kind).order_by(OutboundEmail.id)))
+
+
+def test_a_confirmed_signer_is_told_once_that_someone_signed_again(app, client, mailbox,
+                                                                   monkeypatch):
+    action = make_action(title="Free the Camp Liberty residents")
+    signature = _confirmed_signer(client, action)
     mailbox.clear()
 
     monkeypatch.setitem(app.config, "CONFIRMATION_RESEND_INTERVAL_SECONDS", 0)
-    response = _sign(client, action, email="Anna@Example.org")
+    response = _sign(client, action, email="Anna@Example.org", first_name="Someone Else")
     assert response.status_code == 303
-    assert _stored() == (1, 1)
-    assert deliver_pending_mail() == 0
-    assert mailbox.messages == []
+    assert deliver_pending_mail() == 1
+    [notice] = mailbox.wait_for(1)
+    assert mailbox.envelopes[0][1] == ["anna@example.org"]
+    assert "Free the Camp Liberty residents" in notice["Subject"]
+    assert "again" in notice["Subject"]
+    text = body_text(notice)
+    assert text.startswith("Hello Leila,")  # the owner's name, not the prober's
+    assert "signed “Free the Camp Liberty residents” again with your email address" in text
+    assert "Nothing has changed" in text and "You need do nothing." in text
+    assert "/confirm/" not in text and "Someone Else" not in text
+    html = notice.get_body(preferencelist=("html",)).get_content()
+    assert "You need do nothing." in html and "<img" not in html
+    # Nothing else changed: one signature, counted once, still the owner's.
+    assert _stored() == (1, 2)
+    assert _kinds() == ["confirmation", "signed_again"]
     assert counting.counts(action.id) == counting.Counts(confirmed=1, pending=0)
-    assert fresh(Signature, signature.id).status == SignatureStatus.CONFIRMED
+    stored = fresh(Signature, signature.id)
+    assert (stored.status, stored.first_name) == (SignatureStatus.CONFIRMED, "Leila")
+    assert stored.signed_again_notice_at is not None
+
+
+def test_the_notice_goes_at_most_once_a_day(client, mailbox):
+    action = make_action()
+    signature = _confirmed_signer(client, action)
+    mailbox.clear()
+
+    _sign(client, action, email="anna@example.org")
+    assert deliver_pending_mail() == 1
+    _sign(client, action, email="anna@example.org")  # a third time, the same day
+    _sign(client, action, email="ANNA@example.org")
+    assert deliver_pending_mail() == 0
+    assert len(mailbox.wait_for(1)) == 1
+
+    stored = fresh(Signature, signature.id)
+    stored.signed_again_notice_at -= timedelta(hours=23, minutes=59)
+    db.session.commit()
+    _sign(client, action, email="anna@example.org")
+    assert deliver_pending_mail() == 0
+    stored = fresh(Signature, signature.id)
+    stored.signed_again_notice_at -= timedelta(minutes=1)
+    db.session.commit()
+    _sign(client, action, email="anna@example.org")
+    assert deliver_pending_mail() == 1
+    assert len(mailbox.wait_for(2)) == 2
+    assert _kinds() == ["confirmation", "signed_again", "signed_again"]
+
+
+def test_the_notice_is_per_action(client, mailbox):
+    first, second = make_action(), make_action()
+    _confirmed_signer(client, first)
+    _confirmed_signer(client, second)
+    mailbox.clear()
+
+    _sign(client, first, email="anna@example.org")
+    _sign(client, second, email="anna@example.org")
+
+    assert deliver_pending_mail() == 2
+    assert sorted(" ".join(m["Subject"].split()) for m in mailbox.wait_for(2)) == sorted(
+        f"Someone signed again with your address: {a.title}" for a in (first, second))
+
+
+def test_an_anonymized_signer_gets_no_notice(client, mailbox):
+    action = make_action()
+    _confirmed_signer(client, action)
+    retention.anonymize_action(action)  # its retention ran; then it was reopened
+    mailbox.clear()
+
+    assert _sign(client, action, email="anna@example.org").status_code == 303
+
+    assert deliver_pending_mail() == 0
+    assert _kinds() == ["confirmation"]
+
+
+def test_the_notice_is_in_the_signers_language(client, mailbox):
+    action = make_action()
+    _confirmed_signer(client, action)
+    signature = db.session.scalars(select(Signature)).one()
+    signature.locale = "fr"
+    db.session.commit()
+    mailbox.clear()
+
+    _sign(client, action, email="anna@example.org")
+    deliver_pending_mail()
+
+    [notice] = mailbox.wait_for(1)
+    html = notice.get_body(preferencelist=("html",)).get_content()
+    assert '<html lang="fr">' in html
+
+
+def test_a_pending_signer_signing_again_gets_the_confirmation_not_a_notice(app, client,
+                                                                           mailbox,
+                                                                           monkeypatch):
+    action = make_action()
+    _sign(client, action, email="anna@example.org")
+    deliver_pending_mail()
+    _sign(client, action, email="anna@example.org")  # within the resend interval
+    assert deliver_pending_mail() == 0
+
+    monkeypatch.setitem(app.config, "CONFIRMATION_RESEND_INTERVAL_SECONDS", 0)
+    _sign(client, action, email="anna@example.org")
+    assert deliver_pending_mail() == 1
+    messages = mailbox.wait_for(2)
+    assert [confirmation_link(m) for m in messages]  # both carry a confirmation link
+    assert _kinds() == ["confirmation", "confirmation"]
+    assert db.session.scalar(select(Signature.signed_again_notice_at)) is None
 
 
 def test_the_response_never_tells_whether_an_address_has_signed(app, client, monkeypatch):
@@ -344,8 +455,9 @@ def test_the_response_never_tells_whether_an_address_has_signed(app, client, mon
 
     assert fresh_address == pending_within_interval == pending_after_interval
     assert fresh_address == confirmed == another_fresh_address
-    # ...while what happened behind it differs: one resend, one new signature.
-    assert _stored() == (2, 3)
+    # ...while what happened behind it differs: one resend, one notice to the confirmed
+    # signer, one new signature.
+    assert _stored() == (2, 4)
 
 
 # --- addresses beyond ASCII --------------------------------------------------------------
