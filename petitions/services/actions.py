@@ -6,6 +6,7 @@ Every change made by a person goes through here and lands in the audit log.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, astuple, dataclass
 from datetime import date
 from functools import lru_cache
@@ -107,14 +108,24 @@ def _check_fields(fields: dict[str, Any]) -> None:
         target_error = _check_targets(fields["targets"])
         if target_error:
             errors["targets"] = target_error
-    for name, value in fields.items():
-        if name not in errors and _has_control_characters(
-                value, _NOT_IN_TEXT if name in MULTI_LINE_FIELDS else _NOT_IN_LINE):
-            errors[name] = (f"the {name} must not contain control characters"
-                            if name in MULTI_LINE_FIELDS else
-                            f"the {name} must not contain control characters or line breaks")
+    for name, message in text_errors(fields).items():
+        errors.setdefault(name, message)
     if errors:
         raise ActionError(errors=errors)
+
+
+def text_errors(fields: Mapping[str, Any],
+                multi_line: Collection[str] = MULTI_LINE_FIELDS) -> dict[str, str]:
+    """The texts in ``fields`` that hold a character no text of an action may (see
+    ``_NOT_IN_TEXT``), each with the reason; ``multi_line`` names the texts that may
+    run over several lines."""
+    errors: dict[str, str] = {}
+    for name, value in fields.items():
+        if name in multi_line and _has_control_characters(value, _NOT_IN_TEXT):
+            errors[name] = f"the {name} must not contain control characters"
+        elif name not in multi_line and _has_control_characters(value, _NOT_IN_LINE):
+            errors[name] = f"the {name} must not contain control characters or line breaks"
+    return errors
 
 
 def _has_control_characters(value: Any, pattern: re.Pattern[str]) -> bool:

@@ -132,3 +132,19 @@ def test_the_cli_refuses_them(app, runner, tmp_path, option: str) -> None:
     assert result.exit_code != 0
     assert "control characters" in result.output
     assert count() == 0
+
+
+@pytest.mark.usefixtures("cheap_password_hashing")
+def test_texts_in_other_languages_follow_the_same_rule(client: FlaskClient) -> None:
+    action = make_action(language="en")
+    log_in(client, make_user("admin"))
+    url = f"/admin/actions/{action.slug}/translations"
+    response = post_form(client, url, {"fr-title": "Libérez\u2028les", "fr-summary": "Ok.",
+                                       "de-title": "Befreit sie", "de-demands": "Eins\vZwei"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "line breaks" in (field_error(html, "fr-title") or "")
+    assert "control characters" in (field_error(html, "de-demands") or "")
+    assert 'value="Befreit sie"' in html
+    db.session.refresh(action)
+    assert not action.translations
