@@ -63,6 +63,10 @@ class PermanentMailError(Exception):
     """Will fail the same way every time."""
 
 
+class UnwritableMessageError(PermanentMailError):
+    """The message could not be written out (a fault of ours, not of the address)."""
+
+
 def header_text(text: str) -> str:
     """``text`` (a title, a name) made fit for a header: each control character or line
     break becomes a space. Texts are checked when they are saved, but rows stored
@@ -125,6 +129,10 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         row.dispatched_at = utcnow()
         db.session.commit()
         raise
+    except UnwritableMessageError as exc:
+        error = _fail(row, str(exc), recipient_id)
+        log.warning("Email %s failed permanently: %s", outbox_id, error)
+        return OutboxStatus.FAILED
     except PermanentMailError as exc:
         digest = _recipient_digest(row)
         error = _fail(row, str(exc), recipient_id)
@@ -335,11 +343,17 @@ def _ascii_address(address: str) -> str:
 
 def send_message(message: EmailMessage) -> None:
     config = current_app.config
-    if not config["MAIL_SERVER"]:
-        _write_to_outbox(message)
-        return
     try:
+        if not config["MAIL_SERVER"]:
+            _write_to_outbox(message)
+            return
         _send_over_smtp(message, config)
+    # Writing the message out failed (the email package refused a header, say): it
+    # would fail the same way every time. Only the exception's kind is kept: its text
+    # may quote the message.
+    except (ValueError, TypeError, LookupError) as exc:
+        raise UnwritableMessageError(
+            f"the message could not be written ({type(exc).__name__})") from None
     # Redacted where raised, not only where stored: an exception can reach a log or an
     # error tracker (a task's traceback, a retry). ``from None``: the original
     # exceptions quote the recipient (SMTPRecipientsRefused is keyed by address),

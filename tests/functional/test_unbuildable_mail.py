@@ -4,12 +4,22 @@ once, for good, where staff see it, instead of being retried forever."""
 
 from __future__ import annotations
 
+import smtplib
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from petitions.extensions import db
-from petitions.models import Action, Delivery, DeliveryStatus, OutboundEmail, OutboxStatus, User
+from petitions.models import (
+    Action,
+    Delivery,
+    DeliveryStatus,
+    OutboundEmail,
+    OutboxStatus,
+    Suppression,
+    User,
+)
 from petitions.services import deliveries, mail
 from tests.account_factories import (  # noqa: F401 - a fixture
     cheap_password_hashing,
@@ -97,3 +107,30 @@ def test_an_email_that_cannot_be_built_fails_once_and_shows_to_the_organizer(
     assert page.status_code == 200
     text = parse_html(page.get_data(as_text=True)).text
     assert "could not be built" in text
+
+
+def test_an_email_that_cannot_be_written_out_fails_once_without_blaming_the_address(
+        app, mailbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built, but refused while being written to the SMTP server: our fault, not the
+    address's, so it fails for good without putting the address on the bounce list."""
+    action = make_deliverable_action()
+    delivery_id, _ = delivery_of(action)
+    mailbox.clear()
+    send = smtplib.SMTP.send_message
+
+    def unwritable_for_turk(self: smtplib.SMTP, message: Any, *args: Any, **kwargs: Any
+                            ) -> Any:
+        if TURK.email in str(message["To"]):
+            raise UnicodeEncodeError("ascii", "x", 0, 1, "not writable")
+        return send(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "send_message", unwritable_for_turk)
+    ids = pending_delivery_outbox_ids()
+
+    assert sorted(tasks.send_email.apply(args=[i]).get() for i in ids) == ["failed", "sent"]
+
+    [failed] = [row for row in delivery_outbox() if row.status == OutboxStatus.FAILED]
+    assert failed.attempts == 1 and "could not be written" in (failed.last_error or "")
+    assert pending_delivery_outbox_ids() == []
+    assert fresh(Delivery, delivery_id).status == DeliveryStatus.FAILED
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
