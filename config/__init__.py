@@ -245,8 +245,10 @@ def check_production(config: Mapping[str, Any]) -> None:
     if not config["BASE_URL"].startswith("https://"):
         problems.append("BASE_URL must be the public https:// address of the site")
     storage = config.get("RATELIMIT_STORAGE_URI")
-    if config.get("RATELIMIT_ENABLED") and storage and storage.startswith("memory"):
-        # Each gunicorn worker would count on its own: the limits would be multiplied.
+    if ((config.get("RATELIMIT_ENABLED") or config.get("BOT_CHECKS_ENABLED"))
+            and storage and storage.startswith("memory")):
+        # Each gunicorn worker would count on its own: the limits would be multiplied,
+        # and a used bot-check stamp or puzzle could be sent again to another worker.
         problems.append("RATELIMIT_STORAGE_URI (or REDIS_URL) must point at Redis")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: choose one")

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from config import ConfigError, check_production
 from petitions import botcheck
 from petitions.extensions import db
 from petitions.models import OutboundEmail, Signature, Subscriber
@@ -25,6 +26,7 @@ from tests.functional.test_bot_checks import (
     pow_action,
     shown_again,
 )
+from tests.functional.test_rate_limits import production
 from tests.security_factories import bot_checks_on, limits_on
 
 PERSON_DELAY = 10  # seconds between showing a form and sending it: a person's pace
@@ -256,3 +258,13 @@ def test_the_widget_counts_against_the_ip_address_limit_of_the_page(
     assert post_form(client, f"/actions/{action.slug}", form_data()).status_code == 429
     assert widget.post(f"/actions/{action.slug}/embed", data=form_data()).status_code == 429
     assert count(Signature) == 1
+
+
+def test_production_keeps_used_stamps_where_every_process_sees_them() -> None:
+    """The used stamps and puzzles live in the rate-limit storage: per process
+    (memory://), a replay sent to another worker would pass."""
+    config = production(RATELIMIT_ENABLED=False, BOT_CHECKS_ENABLED=True,
+                        RATELIMIT_STORAGE_URI="memory://")
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
+        check_production(config)
+    check_production({**config, "RATELIMIT_STORAGE_URI": "redis://redis:6379/1"})
