@@ -80,9 +80,10 @@ def guarded(owner: PuzzleOwner | GuardedForm) -> GuardedForm:
 
 def network_form() -> GuardedForm:
     """The form that joins the urgent-action network."""
-    return GuardedForm("network", current_app.config["NETWORK_PROOF_OF_WORK"])
+    return GuardedForm(NETWORK_SCOPE, current_app.config["NETWORK_PROOF_OF_WORK"])
 
 
+NETWORK_SCOPE = "network"
 # Framed on other sites: the browser sends no session cookie of ours with its forms.
 EMBED_ENDPOINTS = frozenset({"public.embed"})
 HONEYPOT_FIELD = "website"
@@ -318,6 +319,7 @@ def form_fields(owner: PuzzleOwner | GuardedForm) -> dict[str, Any]:
         "stamp_field": STAMP_FIELD,
         "stamp": issue_stamp() if enabled else "",
         "pow_field": POW_FIELD,
+        "network": guarded_form.scope == NETWORK_SCOPE,  # its texts speak of joining
         "challenge": (issue_challenge(guarded_form)
                       if enabled and guarded_form.proof_of_work else None),
     }

@@ -108,7 +108,7 @@ def test_a_network_form_sent_too_fast_or_without_javascript_is_shown_again(
     assert "send the form again" in html and 'value="member@example.org"' in html
     response = client.post("/network", data=join_fields(client))  # no puzzle solved
     assert response.status_code == 422
-    assert "Please turn JavaScript on" in response.get_data(as_text=True)
+    assert "protects this form against fake sign-ups" in response.get_data(as_text=True)
     assert count(Subscriber) == 0 and count(OutboundEmail) == 0
 
 
