@@ -51,6 +51,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 log = logging.getLogger(__name__)
 
 
+NETWORK_SCOPE = "network"
+# Framed on other sites: the browser sends no session cookie of ours with its forms.
+EMBED_ENDPOINTS = frozenset({"public.embed"})
+
+
 class PuzzleOwner(Protocol):
     """What the form's fields need of an action: an ``Action``, or what a cached page
     keeps of it (``petitions.page_cache.PuzzleTarget``)."""
@@ -83,9 +88,6 @@ def network_form() -> GuardedForm:
     return GuardedForm(NETWORK_SCOPE, current_app.config["NETWORK_PROOF_OF_WORK"])
 
 
-NETWORK_SCOPE = "network"
-# Framed on other sites: the browser sends no session cookie of ours with its forms.
-EMBED_ENDPOINTS = frozenset({"public.embed"})
 HONEYPOT_FIELD = "website"
 STAMP_FIELD = "form_stamp"
 POW_FIELD = "pow_solution"
