@@ -123,7 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXIES", int, 0,
             "How many reverse proxies in front of the app set X-Forwarded-For (0: none)."),
     Setting("RATELIMIT_ENABLED", _bool, True,
-            "Rate limits on signing, resending, logging in and the API (Flask-Limiter)."),
+            "Rate limits on signing, joining the network, resending, logging in and the API "
+            "(Flask-Limiter)."),
     Setting("RATELIMIT_STORAGE_URI", str, None,
             "Where the rate-limit counters live. Default: `REDIS_URL` when set, else "
             "`memory://` (one process only; production refuses it)."),
@@ -133,13 +134,25 @@ SETTINGS: tuple[Setting, ...] = (
             "Signatures per IP address and action (a school or a camp may share one address)."),
     Setting("RESEND_RATE_LIMIT", str, "5 per hour",
             "Requests for a new confirmation link per email address."),
+    Setting("SIGN_EMAIL_RATE_LIMIT", str, "20 per hour",
+            "Signing forms (action page and embed widget) per email address, across "
+            "actions and IP addresses."),
+    Setting("NETWORK_RATE_LIMIT", str, "30 per hour",
+            "Requests to join the urgent-action network per IP address."),
+    Setting("NETWORK_EMAIL_RATE_LIMIT", str, "5 per hour",
+            "Requests to join the urgent-action network per email address."),
     Setting("LOGIN_RATE_LIMIT", str, "30 per 10 minutes",
             "Login attempts per IP address, and per account."),
     Setting("API_RATE_LIMIT", str, "600 per minute", "API requests per token (or IP address)."),
     Setting("BOT_CHECKS_ENABLED", _bool, True,
-            "Honeypot field, minimum fill time and proof of work on the signing form."),
+            "Honeypot field, single-use form stamp with a minimum fill time, and proof of "
+            "work on the signing and network forms."),
     Setting("BOT_MIN_FILL_SECONDS", float, 3.0,
-            "A signing form sent sooner than this after it was shown is taken for a bot."),
+            "A form sent sooner than this after it was shown is shown again, to be sent again."),
+    Setting("BOT_STAMP_MAX_AGE_SECONDS", int, 7200,
+            "A form sent later than this after it was shown is shown again, to be sent again."),
+    Setting("NETWORK_PROOF_OF_WORK", _bool, True,
+            "Proof of work on the form that joins the urgent-action network."),
     Setting("POW_MAX_NUMBER", int, 50000,
             "Proof of work: the largest number the browser may have to try."),
     Setting("EMBED_FRAME_ANCESTORS", str, "*",
@@ -232,8 +245,10 @@ def check_production(config: Mapping[str, Any]) -> None:
     if not config["BASE_URL"].startswith("https://"):
         problems.append("BASE_URL must be the public https:// address of the site")
     storage = config.get("RATELIMIT_STORAGE_URI")
-    if config.get("RATELIMIT_ENABLED") and storage and storage.startswith("memory"):
-        # Each gunicorn worker would count on its own: the limits would be multiplied.
+    if ((config.get("RATELIMIT_ENABLED") or config.get("BOT_CHECKS_ENABLED"))
+            and storage and storage.startswith("memory")):
+        # Each gunicorn worker would count on its own: the limits would be multiplied,
+        # and a used bot-check stamp or puzzle could be sent again to another worker.
         problems.append("RATELIMIT_STORAGE_URI (or REDIS_URL) must point at Redis")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: choose one")

@@ -1,8 +1,10 @@
 """Rate limits and security headers, installed on the app by ``init_app``.
 
-Rate limits (Flask-Limiter) sit on the routes a flood would hit: signing (per IP
-address and action), asking for a new confirmation link (per email address),
-logging in (per IP address and per account) and the API (per token). The limits
+Rate limits (Flask-Limiter) sit on the routes a flood would hit: signing, on the
+action page and the embeddable widget alike (per IP address and action, and per
+email address), joining the urgent-action network (per IP address and per email
+address), asking for a new confirmation link (per email address), logging in (per
+IP address and per account) and the API (per token). The limits
 are settings, read on every request, so an operator can change them without code.
 Counters are keyed by keyed digests: the limiter's storage (Redis) never holds an
 address, an IP address or a token.
@@ -29,7 +31,7 @@ from petitions.crypto import vault
 from petitions.errors import api_error
 
 LIMITER = "petitions.limiter"
-EMBED_ENDPOINTS = frozenset({"public.embed"})
+EMBED_ENDPOINTS = botcheck.EMBED_ENDPOINTS
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; object-src 'none'")
 
@@ -61,16 +63,26 @@ def resend_key() -> str:
     return "email:" + email_digest[:24] if email_digest else client_key()
 
 
-def login_account_key() -> str:
-    """The account a login tries, whether or not it exists."""
+def _posted_email() -> str:
+    """The email address the posted form names, as the signing rules compare addresses."""
     from petitions.services.signing import SigningError, normalize_email
 
     address = request.form.get("email", "")
     try:
-        lookup = normalize_email(address).lookup_key
+        return normalize_email(address).lookup_key
     except SigningError:
-        lookup = address.strip().casefold()
-    return "account:" + _digest(lookup, "ratelimit-account")
+        return address.strip().casefold()
+
+
+def login_account_key() -> str:
+    """The account a login tries, whether or not it exists."""
+    return "account:" + _digest(_posted_email(), "ratelimit-account")
+
+
+def email_key() -> str:
+    """The email address a signing or joining form names, whether or not it signed or
+    joined before: the count is the same for everyone, and tells nothing."""
+    return "email:" + _digest(_posted_email(), "ratelimit-email")
 
 
 def api_key() -> str:
@@ -124,8 +136,18 @@ def _install_rate_limits(app: Flask) -> None:
     # The action page and its embeddable widget share one count per address and action.
     sign_limit = limiter.shared_limit(_setting("SIGN_RATE_LIMIT"), scope="sign",
                                       key_func=sign_key, methods=post)
+    # So do they per email address, across actions: one address is sent at most so
+    # many confirmation emails, from however many IP addresses.
+    sign_email_limit = limiter.shared_limit(_setting("SIGN_EMAIL_RATE_LIMIT"),
+                                            scope="sign-email", key_func=email_key,
+                                            methods=post)
     for endpoint in ("public.action", "public.embed"):
-        views[endpoint] = sign_limit(views[endpoint])
+        views[endpoint] = sign_email_limit(sign_limit(views[endpoint]))
+    network = limiter.limit(_setting("NETWORK_RATE_LIMIT"), key_func=client_key,
+                            methods=post, scope="network-ip")(views["public.network_join"])
+    views["public.network_join"] = limiter.limit(
+        _setting("NETWORK_EMAIL_RATE_LIMIT"), key_func=email_key, methods=post,
+        scope="network-email")(network)
     views["public.resend"] = limiter.limit(
         _setting("RESEND_RATE_LIMIT"), key_func=resend_key, methods=post,
         scope="resend")(views["public.resend"])

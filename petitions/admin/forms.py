@@ -154,7 +154,9 @@ class ActionForm(FlaskForm):
             "title": (self.title.data or "").strip(),
             "summary": (self.summary.data or "").strip(),
             "body": self.body.data or "",
-            "demands": (self.demands.data or "").splitlines(),
+            # Only line feeds (and CR LF) part demands: any other line break in one is
+            # refused by the service, not taken for a new demand.
+            "demands": (self.demands.data or "").replace("\r\n", "\n").split("\n"),
             "goal": self.goal.data,
             "deadline": self.deadline.data,
             "language": self.language.data,

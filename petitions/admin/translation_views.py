@@ -21,6 +21,7 @@ from petitions.i18n import LANGUAGES, direction
 from petitions.models import Action
 from petitions.services import actions as actions_service
 from petitions.services import public_page
+from petitions.services.actions import ActionError
 
 Page = str | tuple[str, int] | Response
 
@@ -58,11 +59,18 @@ def action_translations(slug: str) -> Page:
     form = translations_form(action, request.form if request.method == "POST" else None)
     if request.method == "POST":
         if form.validate_on_submit():
-            public_page.set_translations(
-                action, {code: getattr(form, code).data for code in form.languages},
-                actor=current_user, via="web")
-            flash(_("Your changes are saved."))
-            return redirect(url_for("admin.action_translations", slug=action.slug), 303)
+            try:
+                public_page.set_translations(
+                    action, {code: getattr(form, code).data for code in form.languages},
+                    actor=current_user, via="web")
+            except ActionError as exc:
+                for name, message in exc.errors.items():
+                    code, _dash, field_name = name.partition("-")
+                    field = getattr(form, code)[field_name]
+                    field.errors = [*field.errors, message]
+            else:
+                flash(_("Your changes are saved."))
+                return redirect(url_for("admin.action_translations", slug=action.slug), 303)
         status = 422
     else:
         status = 200

@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from petitions import botcheck
 from petitions.extensions import csrf
 from petitions.models import Action, SignatureStatus, Update
 from petitions.public import bp
@@ -60,18 +61,31 @@ def _formdata() -> object:
     return request.form if request.method == "POST" else None
 
 
+def _render_join(form: JoinForm, status: int) -> tuple[str, int]:
+    return render_template("public/network.html", form=form,
+                           guarded_form=botcheck.network_form()), status
+
+
 @bp.route("/network", methods=["GET", "POST"])
 def network_join() -> tuple[str, int] | Response:
+    """Joining the network sends an email, as signing does: the same rate limits
+    (petitions/security.py) and bot checks guard it."""
     form = JoinForm(formdata=_formdata())
     if request.method == "GET":
-        return render_template("public/network.html", form=form), 200
+        return _render_join(form, 200)
+    verdict = botcheck.screen(botcheck.network_form())
+    if verdict is botcheck.Verdict.BOT:  # the answer a person gets; nothing is stored
+        return redirect(url_for("public.network_check_email"), code=303)
+    if verdict is not botcheck.Verdict.PERSON:  # shown again, with the reason
+        form.validate_on_submit()
+        return _render_join(form, 422)
     if not form.validate_on_submit():
-        return render_template("public/network.html", form=form), 422
+        return _render_join(form, 422)
     try:
         network.subscribe(form.email.data or "", form.choice(), locale=str(get_locale()))
     except network.NetworkError as exc:
         getattr(form, exc.field).errors = [*getattr(form, exc.field).errors, str(exc)]
-        return render_template("public/network.html", form=form), 422
+        return _render_join(form, 422)
     return redirect(url_for("public.network_check_email"), code=303)
 
 

@@ -6,7 +6,7 @@ import enum
 import io
 
 import segno
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from werkzeug.wrappers import Response
 
@@ -93,11 +93,10 @@ def _submit(action: Action, form: SignatureForm, locale: str) -> Submitted:
     the embeddable widget. Errors are left on the form's fields."""
     if not action.is_open:
         return Submitted.CLOSED
-    verdict = botcheck.check(request.form, action)
+    verdict = botcheck.screen(action)
     if verdict is botcheck.Verdict.BOT:
         return Submitted.SIGNED  # the answer a person gets; nothing is stored
-    if verdict is botcheck.Verdict.NEEDS_SCRIPT:
-        g.pow_needs_script = True
+    if verdict is not botcheck.Verdict.PERSON:  # shown again, with the reason
         form.validate_on_submit()
         return Submitted.INVALID
     if not form.validate_on_submit():

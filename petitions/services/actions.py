@@ -6,6 +6,7 @@ Every change made by a person goes through here and lands in the audit log.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, astuple, dataclass
 from datetime import date
 from functools import lru_cache
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGES = ("en", "fr", "de", "it", "es", "fa", "ar")
+# Texts of an action that may run over several lines; the others (the title, each
+# demand, a target's name, title, organization and email) are one line each.
+MULTI_LINE_FIELDS = frozenset({"summary", "body"})
+# No text of an action may hold a control character (C0, DEL, C1; NUL, which PostgreSQL
+# refuses, among them) or a Unicode line or paragraph separator: they garble pages, CSV
+# cells and PDF letters, and a line break in a title would break the email headers
+# built from it (``mail.header_text`` cleans what was stored before this rule).
+# Multi-line texts keep tab, line feed and carriage return.
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 # Which status may follow which. Steps back are allowed where they undo a mistake:
@@ -97,21 +108,33 @@ def _check_fields(fields: dict[str, Any]) -> None:
         target_error = _check_targets(fields["targets"])
         if target_error:
             errors["targets"] = target_error
-    for name, value in fields.items():
-        # PostgreSQL refuses NUL in text: refused here, with a message, not as a 500.
-        if name not in errors and _has_nul(value):
-            errors[name] = f"the {name} must not contain NUL characters"
+    for name, message in text_errors(fields).items():
+        errors.setdefault(name, message)
     if errors:
         raise ActionError(errors=errors)
 
 
-def _has_nul(value: Any) -> bool:
+def text_errors(fields: Mapping[str, Any],
+                multi_line: Collection[str] = MULTI_LINE_FIELDS) -> dict[str, str]:
+    """The texts in ``fields`` that hold a character no text of an action may (see
+    ``_NOT_IN_TEXT``), each with the reason; ``multi_line`` names the texts that may
+    run over several lines."""
+    errors: dict[str, str] = {}
+    for name, value in fields.items():
+        if name in multi_line and _has_control_characters(value, _NOT_IN_TEXT):
+            errors[name] = f"the {name} must not contain control characters"
+        elif name not in multi_line and _has_control_characters(value, _NOT_IN_LINE):
+            errors[name] = f"the {name} must not contain control characters or line breaks"
+    return errors
+
+
+def _has_control_characters(value: Any, pattern: re.Pattern[str]) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return pattern.search(value) is not None
     if isinstance(value, TargetInput):
-        return _has_nul(list(astuple(value)))
+        return _has_control_characters(list(astuple(value)), pattern)
     if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
+        return any(_has_control_characters(item, pattern) for item in value)
     return False
 
 
@@ -151,8 +174,8 @@ def create_action(*, slug: str, title: str, targets: list[TargetInput], goal: in
                   publish: bool = False, organizers: list[User] | None = None,
                   actor: User | None = None, via: str = "cli") -> Action:
     _check_fields({"slug": slug, "title": title, "targets": targets, "goal": goal,
-                   "body": body, "summary": summary, "deadline": deadline,
-                   "language": language})
+                   "body": body, "summary": summary, "demands": demands or [],
+                   "deadline": deadline, "language": language})
     if db.session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
         raise SlugTakenError(f"the slug {slug!r} is taken", field="slug")
     action = Action(slug=slug, title=title.strip(), summary=summary.strip(), body=body,

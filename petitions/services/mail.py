@@ -30,6 +30,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Config, current_app, render_template
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import contains_eager
 
 from petitions.extensions import db
@@ -49,6 +50,9 @@ from petitions.urls import external_url
 log = logging.getLogger(__name__)
 
 _ADDRESS = re.compile(r"[^\s<>()\"']+@[^\s<>()\"']+")
+# What may not stand in a header: control characters, and the line breaks besides CR and
+# LF that Python's email package also refuses there (``str.splitlines`` breaks on them).
+_NOT_IN_HEADERS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 class TemporaryMailError(Exception):
@@ -57,6 +61,17 @@ class TemporaryMailError(Exception):
 
 class PermanentMailError(Exception):
     """Will fail the same way every time."""
+
+
+class UnwritableMessageError(PermanentMailError):
+    """The message could not be written out (a fault of ours, not of the address)."""
+
+
+def header_text(text: str) -> str:
+    """``text`` (a title, a name) made fit for a header: each control character or line
+    break becomes a space. Texts are checked when they are saved, but rows stored
+    before the check may still hold them, and one would make the message unbuildable."""
+    return _NOT_IN_HEADERS.sub(" ", text)
 
 
 def _redact(text: str) -> str:
@@ -98,8 +113,12 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         return OutboxStatus.FAILED
     try:
         message = build_message(row)
-    except PermanentMailError as exc:
-        error = _fail(row, str(exc), recipient_id)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # a message that can't be built never will be: no retry
+        reason = (str(exc) if isinstance(exc, PermanentMailError)
+                  else f"the message could not be built ({type(exc).__name__})")
+        error = _fail(row, reason, recipient_id)
         log.warning("Email %s failed permanently: %s", outbox_id, error)
         return OutboxStatus.FAILED
     try:
@@ -110,6 +129,10 @@ def deliver(outbox_id: int) -> OutboxStatus | None:
         row.dispatched_at = utcnow()
         db.session.commit()
         raise
+    except UnwritableMessageError as exc:
+        error = _fail(row, str(exc), recipient_id)
+        log.warning("Email %s failed permanently: %s", outbox_id, error)
+        return OutboxStatus.FAILED
     except PermanentMailError as exc:
         digest = _recipient_digest(row)
         error = _fail(row, str(exc), recipient_id)
@@ -250,9 +273,9 @@ def build_message(row: OutboundEmail) -> EmailMessage:
         text = render_template("emails/confirmation.txt", **context)
         html = render_template("emails/confirmation.html", **context)
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = header_text(subject)
     message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
-    message["To"] = formataddr((f"{signature.first_name} {signature.last_name}",
+    message["To"] = formataddr((header_text(f"{signature.first_name} {signature.last_name}"),
                                 _ascii_address(signature.email)))
     message["Message-ID"] = _message_id(row.id)
     message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
@@ -263,9 +286,9 @@ def build_message(row: OutboundEmail) -> EmailMessage:
 
 def _assemble(row: OutboundEmail, draft: Draft) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = draft.subject
+    message["Subject"] = header_text(draft.subject)
     message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
-    message["To"] = formataddr((draft.to_name, _ascii_address(draft.to_address)))
+    message["To"] = formataddr((header_text(draft.to_name), _ascii_address(draft.to_address)))
     message["Message-ID"] = _message_id(row.id)
     message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
     if draft.unsubscribe_url:
@@ -289,9 +312,9 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
         text = render_template("emails/delivery.txt", **context)
         html = render_template("emails/delivery.html", **context)
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = header_text(subject)
     message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
-    message["To"] = formataddr((recipient.name, _ascii_address(recipient.email)))
+    message["To"] = formataddr((header_text(recipient.name), _ascii_address(recipient.email)))
     organizer = delivery.requested_by
     if organizer is not None and organizer.active:
         message["Cc"] = formataddr((organizer.name or "", _ascii_address(organizer.email)))
@@ -321,11 +344,17 @@ def _ascii_address(address: str) -> str:
 
 def send_message(message: EmailMessage) -> None:
     config = current_app.config
-    if not config["MAIL_SERVER"]:
-        _write_to_outbox(message)
-        return
     try:
+        if not config["MAIL_SERVER"]:
+            _write_to_outbox(message)
+            return
         _send_over_smtp(message, config)
+    # Writing the message out failed (the email package refused a header, say): it
+    # would fail the same way every time. Only the exception's kind is kept: its text
+    # may quote the message.
+    except (ValueError, TypeError, LookupError) as exc:
+        raise UnwritableMessageError(
+            f"the message could not be written ({type(exc).__name__})") from None
     # Redacted where raised, not only where stored: an exception can reach a log or an
     # error tracker (a task's traceback, a retry). ``from None``: the original
     # exceptions quote the recipient (SMTPRecipientsRefused is keyed by address),

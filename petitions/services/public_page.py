@@ -60,6 +60,19 @@ def clean_translations(raw: dict[str, dict[str, str]],
     return cleaned
 
 
+def check_translations(translations: dict[str, dict[str, str]]) -> None:
+    """Refuse what the action's own texts may not hold (``actions.text_errors``); the
+    demands are one a line. Raises ActionError naming each "<language>-<field>"."""
+    from petitions.services.actions import ActionError, text_errors
+
+    errors = {f"{language}-{name}": message
+              for language, texts in translations.items()
+              for name, message in text_errors(
+                  texts, multi_line=("summary", "body", "demands")).items()}
+    if errors:
+        raise ActionError(errors=errors)
+
+
 def recent_signers(action_id: int, locale: str,
                    limit: int = RECENT_SIGNERS) -> list[PublicSigner]:
     """The last confirmed signers who asked to be shown: first name and country only."""
@@ -84,6 +97,7 @@ def set_translations(action: Action, raw: dict[str, dict[str, str]], *, actor: U
     languages = [code for code in LANGUAGES if code != action.language]
     before = dict(action.translations or {})
     cleaned = clean_translations(raw, languages)
+    check_translations(cleaned)
     action.translations = cleaned
     audit.record("action.translations", "action", action.id, actor=actor, via=via,
                  before={"translations": before}, after={"translations": cleaned})
