@@ -103,11 +103,12 @@ def unused_recovery_codes(user: User) -> int:
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
 
 
-def reset(user: User, actor: User, via: str = "web") -> None:
-    """Another admin turns off ``user``'s two-factor login (a lost phone): the secret
-    and recovery codes are gone, every session of ``user`` ends, and their next login
-    asks them to enrol again (admins) or lets them in with the password (organizers)."""
-    if actor.id == user.id:
+def reset(user: User, actor: User | None, via: str = "web") -> None:
+    """Another admin (or the command line, ``actor`` None) turns off ``user``'s two-factor
+    login after a lost phone: the secret and recovery codes are gone, every session of
+    ``user`` ends, and their next login asks them to enrol again (admins) or lets them
+    in with the password (organizers)."""
+    if actor is not None and actor.id == user.id:
         raise TwoFactorError("Another admin has to reset your own two-factor login.")
     had = user.has_two_factor
     user.totp_secret = None

@@ -307,3 +307,19 @@ def test_an_organizer_cannot_reset_anyones_two_factor(client, enrolled_admin):
                            data={"csrf_token": _csrf(client)})
     assert response.status_code == 403
     assert fresh(User, admin.id).has_two_factor
+
+
+def test_the_command_line_resets_two_factor_for_a_lone_admin(app, runner, enrolled_admin):
+    admin, _ = enrolled_admin
+    browser = app.test_client()
+    log_in(browser, admin)
+    result = runner.invoke(args=["users", "reset-two-factor", admin.email.upper()])
+    assert result.exit_code == 0, result.output
+    assert admin.email not in result.output
+    assert not fresh(User, admin.id).has_two_factor
+    assert browser.get("/admin/").status_code == 302
+    [entry] = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "user.two_factor.reset"))
+    assert entry.via == "cli" and entry.actor_id is None
+    unknown = runner.invoke(args=["users", "reset-two-factor", "nobody@example.org"])
+    assert unknown.exit_code != 0 and "no user" in unknown.output
