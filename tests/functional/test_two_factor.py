@@ -60,7 +60,7 @@ def _wrong_code(secret: str) -> str:
 
 
 def _secret_on_page(html: str) -> str:
-    return parse_html(html).find("input", id="totp-secret").get("value")
+    return parse_html(html).find(id="totp-secret").text.replace(" ", "")
 
 
 # --- admins must enrol -------------------------------------------------------------------
