@@ -1,4 +1,4 @@
-"""staffauth sessions two factor
+"""staff sessions on the server; two-factor login (TOTP secret, recovery codes)
 
 Revision ID: 0006_staffauth
 Revises: 0005

@@ -80,12 +80,12 @@ def _log_in_again() -> Response:
     return redirect(url_for("auth.login"))
 
 
-def _complete_login(record: StaffSession) -> User:
+def _complete_login(record: StaffSession) -> None:
+    """The second factor is done: log in, under a new session id."""
     user = record.user
     staff_sessions.promote(record)
     session.pop(PENDING, None)
     login_user(user)
-    return user
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
