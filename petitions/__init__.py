@@ -42,7 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         migrate,
         ping_idle_connections,
     )
-    from petitions.services.accounts import load_session_user
+    from petitions.services.staff_sessions import load_session_user
 
     init_vault(app)
     db.init_app(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, session
 from flask_babel import Babel, gettext
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -85,9 +85,31 @@ migrate = Migrate(render_as_batch=True, compare_type=True,
                   render_item=render_migration_item)
 csrf = CSRFProtect()
 babel = Babel()
-login_manager = LoginManager()
+class StaffLoginManager(LoginManager):
+    """Flask-Login with its "strong" session protection for logged-in sessions only.
+
+    A session cookie used from another address or browser than the one that logged in
+    is logged out, and its server-side session ended, so a copied cookie is spent by
+    its first use elsewhere. Flask-Login would also "protect" an anonymous session (a
+    public form's CSRF token) by clearing the remember-me cookie on every response;
+    anonymous sessions are left alone instead.
+    """
+
+    def _session_protection_failed(self) -> bool:
+        token = session.get("_user_id")
+        if token is None:
+            return False
+        failed = super()._session_protection_failed()
+        if failed:
+            from petitions.services import staff_sessions  # services import this module
+
+            staff_sessions.end(token)
+        return failed
+
+
+login_manager = StaffLoginManager()
 login_manager.login_view = "auth.login"
-login_manager.session_protection = "basic"
+login_manager.session_protection = "strong"
 # Flask-Login flashes its "Please log in" message; translate it like our own strings.
 login_manager.localize_callback = gettext
 

@@ -6,14 +6,15 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from petitions.extensions import db
 from petitions.models import User
-from petitions.services import accounts
+from petitions.services import accounts, two_factor
 from tests.factories import post_form
 
 PASSWORD = "correct horse battery staple"
@@ -37,9 +38,34 @@ def make_user(role: str = "organizer", *, email: str | None = None,
     return accounts.create_user(address, role, password=password, **overrides)
 
 
+def enable_two_factor(user: User) -> list[str]:
+    """Turn on two-factor login for ``user`` as the enrolment page does, with the code an
+    authenticator app would show; returns the recovery codes."""
+    codes = two_factor.enrol(user, pyotp.TOTP(two_factor.enrolment_secret(user)).now())
+    assert codes is not None
+    return codes
+
+
+def current_code(user: User) -> str:
+    """The code ``user``'s authenticator app shows now. The server accepts each time step
+    once; tests log in several times within one, so the step used last is forgotten, as
+    if the person had waited for the next code."""
+    db.session.execute(update(User).where(User.id == user.id).values(totp_last_step=None))
+    db.session.commit()
+    return pyotp.TOTP(user.totp_secret).now()
+
+
 def log_in(client: FlaskClient, user: User, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    """Log in through /login as a browser does; the answer must be the redirect."""
+    """Log in through /login as a browser does, with the code of the authenticator app
+    when the account has two-factor login (admins are enrolled first, as they must be);
+    the answer must be the redirect."""
+    if two_factor.required(user) and not user.has_two_factor:
+        enable_two_factor(user)
     response = post_form(client, "/login", {"email": user.email, "password": password})
+    if user.has_two_factor and response.status_code == 302 \
+            and response.headers["Location"].startswith("/login/code"):
+        response = post_form(client, response.headers["Location"],
+                             {"code": current_code(user)})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
 

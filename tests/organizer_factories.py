@@ -16,7 +16,7 @@ from petitions.extensions import db
 from petitions.models import Action, Signature, SignatureStatus, User, utcnow
 from petitions.services import accounts, counting
 from petitions.services.signing import email_digest
-from tests.factories import post_form
+from tests.account_factories import log_in
 
 PASSWORD = "a long enough test password"
 _sequence = itertools.count(1)
@@ -31,8 +31,7 @@ def make_user(role: str = "organizer", actions: list[Action] | None = None) -> U
 
 
 def login(client: FlaskClient, user: User) -> None:
-    response = post_form(client, "/login", {"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, "login failed"
+    log_in(client, user, PASSWORD)
 
 
 def bulk_signatures(action: Action, count: int, *, status: SignatureStatus =

@@ -31,7 +31,15 @@ from petitions.admin.forms import (
 )
 from petitions.auth.access import admin_required
 from petitions.models import Action, ActionStatus, ApiToken, User
-from petitions.services import accounts, admin_queries, audit, counting, suppression, updates
+from petitions.services import (
+    accounts,
+    admin_queries,
+    audit,
+    counting,
+    suppression,
+    two_factor,
+    updates,
+)
 from petitions.services import actions as actions_service
 from petitions.services.actions import ActionError
 from petitions.services.signing import SigningError
@@ -271,6 +279,31 @@ def edit_user(user_id: int) -> Page:
         return render_template("admin/user_edit.html", form=form, user=user), 422
     flash(_("The account of %(user)s is saved.", user=display.user_label(user)))
     return redirect(url_for("admin.users"), 303)
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["GET", "POST"])
+@admin_required
+def reset_two_factor(user_id: int) -> Page:
+    """Another admin turns off someone's two-factor login, e.g. after a lost phone."""
+    user = _user_or_404(user_id)
+    form = ConfirmForm()
+    error = None
+    if user.id == current_user.id:
+        error = _("Another admin has to reset your own two-factor login.")
+    elif not user.has_two_factor and user.totp_secret is None:
+        error = _("This account has no two-factor login to reset.")
+    elif request.method == "POST":
+        two_factor.reset(user, actor=current_user, via="web")
+        flash(_("The two-factor login of %(user)s is reset.", user=display.user_label(user)))
+        return redirect(url_for("admin.edit_user", user_id=user.id), 303)
+    page = render_template(
+        "admin/confirm.html", form=form, error=error,
+        cancel=url_for("admin.edit_user", user_id=user.id), button=_("Reset two-factor login"),
+        title=_("Reset the two-factor login of %(user)s?", user=display.user_label(user)),
+        detail=_("Their authenticator app and recovery codes stop working and they are "
+                 "logged out everywhere. An admin must set up two-factor login again at "
+                 "the next login; an organizer may."))
+    return page, 409 if error else 200
 
 
 # --- API tokens --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from petitions.models import Role
-from petitions.services import accounts
+from petitions.services import accounts, two_factor
 
 users_cli = AppGroup("users", help="Staff accounts and API tokens.")
 
@@ -25,6 +25,17 @@ def create_user(email: str, role: str, password: str | None, name: str | None) -
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} #{user.id}.")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("email")
+def reset_two_factor(email: str) -> None:
+    """Turn off EMAIL's two-factor login (a lost phone, and no other admin to do it)."""
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException("no user with that email address")
+    two_factor.reset(user, actor=None, via="cli")
+    click.echo(f"Two-factor login of {user.role} #{user.id} is reset; their sessions ended.")
 
 
 @users_cli.command("token")

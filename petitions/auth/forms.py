@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
@@ -31,3 +31,19 @@ class PasswordForm(FlaskForm):
     repeat = PasswordField(_l("New password, again"), validators=[
         DataRequired(_l("Please enter the new password again.")),
         EqualTo("new", _l("The two new passwords differ."))])
+
+
+class CodeForm(FlaskForm):
+    """The second step of a login: a code of the authenticator app or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[
+        DataRequired(_l("Please enter the code.")),
+        Length(max=64, message=_l("A code has at most %(max)d characters."))])
+
+
+class EnrolForm(FlaskForm):
+    """Setting up two-factor login: the first code the app shows proves it works."""
+
+    code = StringField(_l("Code from the app"), validators=[
+        DataRequired(_l("Please enter the 6-digit code your app shows.")),
+        Length(max=64, message=_l("A code has at most %(max)d characters."))])

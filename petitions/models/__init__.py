@@ -24,7 +24,14 @@ from petitions.models.outbox import OutboundEmail, OutboxKind, OutboxStatus
 from petitions.models.paper import PaperBatch, PaperSignature
 from petitions.models.signatures import Signature, SignatureStatus
 from petitions.models.types import utcnow
-from petitions.models.users import ApiToken, Role, User, action_organizers
+from petitions.models.users import (
+    ApiToken,
+    RecoveryCode,
+    Role,
+    StaffSession,
+    User,
+    action_organizers,
+)
 
 __all__ = [
     "COUNTER_SHARDS",
@@ -47,9 +54,11 @@ __all__ = [
     "OutboxStatus",
     "PaperBatch",
     "PaperSignature",
+    "RecoveryCode",
     "Role",
     "Signature",
     "SignatureStatus",
+    "StaffSession",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

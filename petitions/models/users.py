@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Enum, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.crypto import EncryptedText
@@ -50,6 +50,12 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor login (services/two_factor.py): the TOTP secret, encrypted; it is in use
+    # once ``totp_enabled_at`` is set (before that, an enrolment under way). The last
+    # time step a code was accepted for, so that a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     actions: Mapped[list[Action]] = relationship(secondary=action_organizers,
                                                  back_populates="organizers",
@@ -63,8 +69,52 @@ class User(UserMixin, db.Model):
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    # The id of the server-side session this object was loaded or logged in through
+    # (services/staff_sessions.py). Flask-Login keeps it, not the user's id, in the cookie.
+    session_token = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        if self.session_token is None:
+            raise RuntimeError("log in through petitions.services.staff_sessions")
+        return self.session_token
+
+
+class StaffSession(db.Model):
+    """A login: what the session cookie points to, so that logging out ends it for good.
+
+    Only the SHA-256 digest of the random id in the cookie is kept. ``stage`` is
+    ``code`` or ``enrol`` while the password is checked but the second factor is not
+    yet (such a session is not logged in), ``active`` after.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(8))
+    # The user's session version at login: a password change or a deactivation bumps it.
+    user_version: Mapped[int] = mapped_column(Integer)
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app; only a keyed digest."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(db.Model):

@@ -158,17 +158,6 @@ def update_user(user: User, *, actor: User | None, role: Role | str | None = Non
     db.session.commit()
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's user loader: ``id:session_version``; an old version is logged out."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return user
-
-
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.created_at)))
 

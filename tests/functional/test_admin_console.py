@@ -473,8 +473,9 @@ def test_the_audit_log_shows_changes_readably_and_filters_them(admin_client, adm
               {"name": "Omar", "role": "organizer", "active": "y"})
 
     rows = audit_rows(admin_client)
+    # The admin enrolled in two-factor login at their first login (tests/account_factories).
     assert [r[2] for r in rows] == ["user.update", "action.update", "action.create",
-                                    "user.create", "user.create"]
+                                    "user.create", "user.two_factor.enrol", "user.create"]
     assert rows[1][1] == "Ada Admin <ada@staff.example> (web)"
     assert rows[1][3] == f"action #{action.id}"
     assert ("title: Free the journalists → Free the three journalists") in rows[1][4]
@@ -486,13 +487,13 @@ def test_the_audit_log_shows_changes_readably_and_filters_them(admin_client, adm
     assert [r[2] for r in audit_rows(admin_client, "?verb=action.")] == [
         "action.update", "action.create"]
     assert [r[2] for r in audit_rows(admin_client, f"?actor={admin.id}&object_type=user")] == [
-        "user.update"]
+        "user.update", "user.two_factor.enrol"]
     assert [r[2] for r in audit_rows(
         admin_client, f"?object_type=action&object_id={action.id}&verb=action.update")] == [
         "action.update"]
     today = date.today()
     assert len(audit_rows(admin_client, f"?since={today - timedelta(days=1)}"
-                                        f"&until={today + timedelta(days=1)}")) == 5
+                                        f"&until={today + timedelta(days=1)}")) == 6
     assert audit_rows(admin_client, f"?since={today + timedelta(days=2)}") == []
 
 

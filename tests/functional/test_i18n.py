@@ -8,6 +8,7 @@ import pytest
 from petitions.extensions import db
 from petitions.i18n import LANGUAGES
 from petitions.services import accounts, audit
+from tests.account_factories import log_in
 from tests.conftest import body_text
 from tests.factories import deliver_pending_mail, form_data, make_action, parse_html, post_form
 from tests.i18n_support import (
@@ -160,9 +161,8 @@ def test_the_completeness_check_catches_bad_translations():
 
 
 def _log_in_as_admin(client) -> None:  # type: ignore[no-untyped-def]
-    accounts.create_user("admin@example.org", "admin", password="long enough password")
-    post_form(client, "/login", {"email": "admin@example.org",
-                                 "password": "long enough password"})
+    admin = accounts.create_user("admin@example.org", "admin", password="long enough password")
+    log_in(client, admin, "long enough password")
 
 
 def test_an_admin_writes_an_actions_texts_in_other_languages(client):

@@ -12,7 +12,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from petitions.auth.access import managed_action_or_abort, token_required
 from petitions.extensions import db
 from petitions.models import ApiToken, AuditEntry, User, utcnow
-from petitions.services import accounts
+from petitions.services import accounts, staff_sessions
 from tests.account_factories import (  # noqa: F401 - a fixture
     PASSWORD,
     cheap_password_hashing,
@@ -205,26 +205,26 @@ def test_change_password_refuses_a_short_new_one(app):
 
 def test_change_password_replaces_the_hash_and_ends_older_sessions(app):
     user = make_user()
-    old_session = user.get_id()
+    old_session = staff_sessions.start(user)
     accounts.change_password(user, PASSWORD, "a brand new passphrase")
     assert accounts.authenticate(user.email, PASSWORD).user is None
     assert accounts.authenticate(user.email, "a brand new passphrase").user is not None
-    assert accounts.load_session_user(old_session) is None
-    assert accounts.load_session_user(user.get_id()).id == user.id
+    assert staff_sessions.load_session_user(old_session) is None
+    assert staff_sessions.load_session_user(staff_sessions.start(user)).id == user.id
     assert raw_rows("users")[0]["password_hash"].startswith("$argon2id$")
 
 
 def test_session_loader_refuses_old_versions_deactivated_users_and_garbage(app):
     admin = make_user("admin")
     user = make_user()
-    session_id = user.get_id()
-    assert accounts.load_session_user(session_id).id == user.id
-    for garbage in ("", "abc", str(user.id), f"{user.id}:x", f"x:{user.session_version}",
-                    f"{user.id + 100}:1", f"-{user.id}:1"):
-        assert accounts.load_session_user(garbage) is None
+    session_id = staff_sessions.start(user)
+    assert staff_sessions.load_session_user(session_id).id == user.id
+    for garbage in ("", "abc", str(user.id), f"{user.id}:{user.session_version}",
+                    session_id[:-1], session_id + "x", "x" * 1000):
+        assert staff_sessions.load_session_user(garbage) is None
     accounts.update_user(user, actor=admin, active=False)
-    assert accounts.load_session_user(session_id) is None
-    assert accounts.load_session_user(user.get_id()) is None
+    assert staff_sessions.load_session_user(session_id) is None
+    assert raw_rows("staff_sessions") == []
 
 
 def test_nobody_changes_their_own_role_or_deactivates_themselves(app):
