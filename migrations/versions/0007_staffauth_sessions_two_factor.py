@@ -1,7 +1,7 @@
 """staff sessions on the server; two-factor login (TOTP secret, recovery codes)
 
 Revision ID: 0006_staffauth
-Revises: 0005
+Revises: 0006_oracle
 Create Date: 2026-12-04 15:59:30.108358
 
 """
