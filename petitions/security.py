@@ -2,7 +2,7 @@
 
 Rate limits (Flask-Limiter) sit on the routes a flood would hit: signing (per IP
 address and action), asking for a new confirmation link (per email address),
-logging in (per IP address and per account) and the API (per token). The limits
+logging in (per IP address) and the API (per token). The limits
 are settings, read on every request, so an operator can change them without code.
 Counters are keyed by keyed digests: the limiter's storage (Redis) never holds an
 address, an IP address or a token.
@@ -61,18 +61,6 @@ def resend_key() -> str:
     return "email:" + email_digest[:24] if email_digest else client_key()
 
 
-def login_account_key() -> str:
-    """The account a login tries, whether or not it exists."""
-    from petitions.services.signing import SigningError, normalize_email
-
-    address = request.form.get("email", "")
-    try:
-        lookup = normalize_email(address).lookup_key
-    except SigningError:
-        lookup = address.strip().casefold()
-    return "account:" + _digest(lookup, "ratelimit-account")
-
-
 def api_key() -> str:
     """The bearer token's SHA-256 (what the database keeps too), else the IP address."""
     from petitions.auth.access import bearer_token
@@ -129,11 +117,10 @@ def _install_rate_limits(app: Flask) -> None:
     views["public.resend"] = limiter.limit(
         _setting("RESEND_RATE_LIMIT"), key_func=resend_key, methods=post,
         scope="resend")(views["public.resend"])
-    login = limiter.limit(_setting("LOGIN_RATE_LIMIT"), key_func=client_key, methods=post,
-                          scope="login-ip")(views["auth.login"])
-    views["auth.login"] = limiter.limit(_setting("LOGIN_RATE_LIMIT"),
-                                        key_func=login_account_key, methods=post,
-                                        scope="login-account")(login)
+    # Per client only: a limit per account would let a stranger lock its owner out. The
+    # accounts service slows failures per account and client together.
+    views["auth.login"] = limiter.limit(_setting("LOGIN_RATE_LIMIT"), key_func=client_key,
+                                        methods=post, scope="login-ip")(views["auth.login"])
     limiter.shared_limit(_setting("API_RATE_LIMIT"), scope="api",
                          key_func=api_key)(app.blueprints["api"])
     app.register_error_handler(RateLimitExceeded, _too_many_requests)

@@ -20,7 +20,7 @@ from petitions.api.schemas import RequestRejected
 from petitions.auth.access import token_required
 from petitions.errors import api_error
 from petitions.extensions import db
-from petitions.models import Action, ActionStatus, User
+from petitions.models import Action, ActionStatus, Scope, User
 from petitions.services import accounts, counting, deliveries, exports, tallies
 from petitions.services import actions as actions_service
 from petitions.services.actions import ActionError, SlugTakenError
@@ -101,7 +101,7 @@ def list_actions() -> Response:
 
 
 @bp.post("/actions")
-@token_required(admin=True)
+@token_required(Scope.WRITE, admin=True)
 def create_action() -> tuple[Response, int, dict[str, str]]:
     values = schemas.parse_fields(schemas.json_object(), schemas.CREATE_FIELDS,
                                   required=schemas.CREATE_REQUIRED)
@@ -124,7 +124,7 @@ def get_action(slug: str) -> Response:
 
 
 @bp.patch("/actions/<slug>")
-@token_required()
+@token_required(Scope.WRITE)
 def update_action(slug: str) -> Response:
     action = _managed_action(slug)
     data = schemas.json_object()
@@ -138,7 +138,7 @@ def update_action(slug: str) -> Response:
 
 
 @bp.get("/actions/<slug>/signatures.csv")
-@token_required()
+@token_required(Scope.EXPORT)
 def export_signatures(slug: str) -> Response:
     """The console's export of confirmed signatures, with the same filters, audited."""
     action = _managed_action(slug)
@@ -170,7 +170,7 @@ def get_tally(slug: str) -> Response | tuple[Response, int]:
 
 
 @bp.post("/actions/<slug>/deliveries")
-@token_required()
+@token_required(Scope.WRITE)
 def request_delivery(slug: str) -> tuple[Response, int, dict[str, str]]:
     action = _managed_action(slug)
     data = schemas.json_object() if request.get_data() else {}
@@ -193,7 +193,7 @@ def request_delivery(slug: str) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/actions/<slug>/deliveries")
-@token_required()
+@token_required(Scope.READ)
 def list_deliveries(slug: str) -> Response:
     action = _managed_action(slug)
     return jsonify({"deliveries": [deliveries.delivery_json(d)
@@ -201,7 +201,7 @@ def list_deliveries(slug: str) -> Response:
 
 
 @bp.get("/actions/<slug>/deliveries/<int:delivery_id>")
-@token_required()
+@token_required(Scope.READ)
 def get_delivery(slug: str, delivery_id: int) -> Response:
     action = _managed_action(slug)
     delivery = deliveries.get_delivery(action, delivery_id)

@@ -23,8 +23,9 @@ from petitions.models.messaging import (
 from petitions.models.outbox import OutboundEmail, OutboxKind, OutboxStatus
 from petitions.models.paper import PaperBatch, PaperSignature
 from petitions.models.signatures import Signature, SignatureStatus
+from petitions.models.throttles import LoginThrottle
 from petitions.models.types import utcnow
-from petitions.models.users import ApiToken, Role, User, action_organizers
+from petitions.models.users import ApiToken, Role, Scope, User, action_organizers
 
 __all__ = [
     "COUNTER_SHARDS",
@@ -42,12 +43,14 @@ __all__ = [
     "DeliveryRecipient",
     "DeliveryStatus",
     "DeliveryTrigger",
+    "LoginThrottle",
     "OutboundEmail",
     "OutboxKind",
     "OutboxStatus",
     "PaperBatch",
     "PaperSignature",
     "Role",
+    "Scope",
     "Signature",
     "SignatureStatus",
     "Subscriber",

@@ -33,6 +33,7 @@ class OutboxKind(enum.StrEnum):
     UPDATE = "update"
     ALERT = "alert"
     SUBSCRIBE = "subscribe"
+    LOGIN_ALERT = "login_alert"
 
 
 class OutboundEmail(db.Model):
