@@ -77,6 +77,7 @@ def token_required(scope: Scope, *, admin: bool = False) -> Callable[[F], F]:
             g.api_user = record.user
             return view(*args, **kwargs)
 
+        wrapped.required_scope = scope  # type: ignore[attr-defined] # read by the tests
         return wrapped  # type: ignore[return-value]
 
     return decorator
