@@ -16,7 +16,7 @@ from petitions.extensions import db
 from petitions.models import Action, Signature, SignatureStatus, User, utcnow
 from petitions.services import accounts, counting
 from petitions.services.signing import email_digest
-from tests.factories import post_form
+from tests.factories import csrf_token, post_form
 
 PASSWORD = "a long enough test password"
 _sequence = itertools.count(1)
@@ -33,6 +33,14 @@ def make_user(role: str = "organizer", actions: list[Action] | None = None) -> U
 def login(client: FlaskClient, user: User) -> None:
     response = post_form(client, "/login", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 302, "login failed"
+
+
+def download(client: FlaskClient, url: str, data: dict[str, str] | None = None,
+             **kwargs: Any):  # type: ignore[no-untyped-def]
+    """POST a console download (exports, delivery files) the way its button does: with
+    the CSRF token of the console's dashboard."""
+    token = csrf_token(client, "/console/")
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
 
 
 def bulk_signatures(action: Action, count: int, *, status: SignatureStatus =

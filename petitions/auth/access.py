@@ -34,6 +34,21 @@ def admin_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+def refuse_cross_site(view: F) -> F:
+    """Downloads of signers' data: refused (403) when the browser says another site
+    started the request (``Sec-Fetch-Site: cross-site``), so that a link or form on
+    another site can't make a logged-in organizer's browser fetch them. Browsers that
+    don't send the header are held off by the POST and its CSRF token."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 def managed_action_or_abort(slug: str, user: User) -> Action:
     """The action at ``slug`` if ``user`` may manage it: 404 if none, 403 if not theirs."""
     action = get_action(slug)
