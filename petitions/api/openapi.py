@@ -306,8 +306,10 @@ PATHS: dict[str, dict[str, Any]] = {
         "patch": operation(
             "updateAction", "Change some fields of an action",
             description="Admins may change every field; the action's organizers every "
-                        "field but `organizers` (403). A `status` the action can't move "
-                        "to is a 422 on that field.",
+                        "field but `organizers`, and `targets` only if the targets' email "
+                        "addresses stay the same: where the signatures are delivered is "
+                        "an admin's to change, and it is audited (403). A `status` the "
+                        "action can't move to is a 422 on that field.",
             request_body=ref("ActionUpdate"), scope="write",
             responses={200: json_response("The action as changed.", ref("ActionDetail"))},
             errors=(400, 403, 404, 409, 413, 415, 422)),

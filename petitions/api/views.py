@@ -23,7 +23,7 @@ from petitions.extensions import db
 from petitions.models import Action, ActionStatus, Scope, User
 from petitions.services import accounts, counting, deliveries, exports, tallies
 from petitions.services import actions as actions_service
-from petitions.services.actions import ActionError, SlugTakenError
+from petitions.services.actions import ActionError, AdminOnlyError, SlugTakenError
 from petitions.services.counting import Counts
 from petitions.services.exports import ExportFilterError
 from petitions.urls import external_url
@@ -75,6 +75,9 @@ def _action_refused(error: ActionError) -> tuple[Response, int]:
     db.session.rollback()
     if isinstance(error, SlugTakenError):
         return api_error(409, gettext("This slug is taken."), fields=error.errors)
+    if isinstance(error, AdminOnlyError):
+        return api_error(403, gettext("Only an admin may change where the signatures are "
+                                      "delivered (the targets' email addresses)."))
     return api_error(422, gettext("The action can't be saved like this."), fields=error.errors)
 
 
