@@ -11,6 +11,7 @@ addresses are slowed alike, so the login form does not tell who has an account.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from collections.abc import Iterable
@@ -135,6 +136,7 @@ def authenticate(address: str, password: str, client: str | None = None) -> Logi
     # This client's failures are forgiven; those from elsewhere still count.
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.account_digest == account,
                                                    LoginThrottle.client_digest == source))
+    _forget_old_failures(now)
     user.last_login_at = now
     db.session.commit()
     return LoginResult(user)
@@ -151,7 +153,21 @@ def _login_account_key(address: str) -> str:
 
 
 def _login_client_key(client: str | None) -> str:
-    return vault().digest(client or "unknown", "login-client")
+    """The client as a keyed digest. An IPv6 client is its /64, which one machine
+    usually holds whole: hopping addresses within it gains no fresh attempts."""
+    try:
+        address = ipaddress.ip_address(client or "")
+    except ValueError:
+        return vault().digest(client or "unknown", "login-client")
+    if address.version == 6:
+        return vault().digest(str(ipaddress.ip_network(f"{address}/64", strict=False)),
+                              "login-client")
+    return vault().digest(str(address), "login-client")
+
+
+def _forget_old_failures(now: datetime) -> None:
+    db.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < now - _FORGET_FAILURES_AFTER))
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
@@ -161,8 +177,7 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
 def _count_failure(account: str, source: str, now: datetime, user: User | None) -> int | None:
     """Count a failed login and commit; returns the wait it imposes on this client."""
     config = current_app.config
-    db.session.execute(delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < now - _FORGET_FAILURES_AFTER))
+    _forget_old_failures(now)
     pair = (LoginThrottle.account_digest == account, LoginThrottle.client_digest == source)
     # Counted in the database, not from a value read before: failures tried in parallel
     # must all count, or parallel guessing would never be slowed.

@@ -207,11 +207,23 @@ def test_a_successful_login_forgives_its_own_client_only(app, slow_after_three, 
     assert _fail("reset@example.org", 1) == [2]
 
 
+def test_an_ipv6_client_is_its_64(app, slow_after_three, clock):
+    """Hopping addresses within the /64 a machine holds gains no fresh attempts."""
+    make_user(email="hopped@example.org")
+    waits = [_fail("hopped@example.org", 1, client=f"2001:db8:1:2::{n}")[0] for n in range(4)]
+    assert waits == [None, None, 2, 2]
+    assert _fail("hopped@example.org", 1, client="2001:db8:1:3::1") == [None]
+
+
 def test_failures_are_forgotten_after_a_day(app, slow_after_three, clock):
     make_user(email="patient@example.org")
     _fail("patient@example.org", 3)
     clock.advance(24 * 3600 + 1)
     assert _fail("patient@example.org", 2) == [None, None]
+    # ...and the old rows are gone, here on a successful login.
+    clock.advance(24 * 3600 + 1)
+    assert accounts.authenticate("patient@example.org", PASSWORD, client=OWNER).user
+    assert raw_rows("login_throttles") == []
 
 
 def test_failures_made_at_the_same_time_all_count(app, slow_after_three, clock, monkeypatch):
