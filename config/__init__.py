@@ -121,9 +121,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Updates and alerts are queued this many recipients at a time."),
     Setting("UPDATE_RATE_PER_MINUTE", int, 600,
             "Updates and alerts go out at most this many emails a minute."),
-    Setting("LOGIN_MAX_FAILURES", int, 5,
-            "Failed logins in a row before an account is locked for a while."),
-    Setting("LOGIN_LOCK_SECONDS", int, 900, "How long such a lock lasts."),
+    Setting("LOGIN_FREE_FAILURES", int, 5,
+            "Failed logins for one account from one client (IP address) before each further "
+            "attempt from there has to wait, twice as long each time. Other clients, such as "
+            "the owner's, are not slowed."),
+    Setting("LOGIN_MAX_DELAY_SECONDS", int, 900,
+            "The longest wait between login attempts for one account from one client."),
+    Setting("LOGIN_ALERT_FAILURES", int, 10,
+            "Failed logins for an account within an hour after which its owner is emailed "
+            "(at most once a day)."),
+    Setting("API_TOKEN_DAYS", int, 90, "How long a new API token is valid unless told."),
     Setting("TRUSTED_PROXIES", int, 0,
             "How many reverse proxies in front of the app set X-Forwarded-For (0: none)."),
     Setting("RATELIMIT_ENABLED", _bool, True,
@@ -145,8 +152,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Requests to join the urgent-action network per IP address."),
     Setting("NETWORK_EMAIL_RATE_LIMIT", str, "5 per hour",
             "Requests to join the urgent-action network per email address."),
-    Setting("LOGIN_RATE_LIMIT", str, "30 per 10 minutes",
-            "Login attempts per IP address, and per account."),
+    Setting("LOGIN_RATE_LIMIT", str, "30 per 10 minutes", "Login attempts per IP address."),
     Setting("API_RATE_LIMIT", str, "600 per minute", "API requests per token (or IP address)."),
     Setting("BOT_CHECKS_ENABLED", _bool, True,
             "Honeypot field, single-use form stamp with a minimum fill time, and proof of "

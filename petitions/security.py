@@ -4,7 +4,7 @@ Rate limits (Flask-Limiter) sit on the routes a flood would hit: signing, on the
 action page and the embeddable widget alike (per IP address and action, and per
 email address), joining the urgent-action network (per IP address and per email
 address), asking for a new confirmation link (per email address), logging in (per
-IP address and per account) and the API (per token). The limits
+IP address) and the API (per token). The limits
 are settings, read on every request, so an operator can change them without code.
 Counters are keyed by keyed digests: the limiter's storage (Redis) never holds an
 address, an IP address or a token.
@@ -72,11 +72,6 @@ def _posted_email() -> str:
         return normalize_email(address).lookup_key
     except SigningError:
         return address.strip().casefold()
-
-
-def login_account_key() -> str:
-    """The account a login tries, whether or not it exists."""
-    return "account:" + _digest(_posted_email(), "ratelimit-account")
 
 
 def email_key() -> str:
@@ -151,11 +146,10 @@ def _install_rate_limits(app: Flask) -> None:
     views["public.resend"] = limiter.limit(
         _setting("RESEND_RATE_LIMIT"), key_func=resend_key, methods=post,
         scope="resend")(views["public.resend"])
-    login = limiter.limit(_setting("LOGIN_RATE_LIMIT"), key_func=client_key, methods=post,
-                          scope="login-ip")(views["auth.login"])
-    views["auth.login"] = limiter.limit(_setting("LOGIN_RATE_LIMIT"),
-                                        key_func=login_account_key, methods=post,
-                                        scope="login-account")(login)
+    # Per client only: a limit per account would let a stranger lock its owner out. The
+    # accounts service slows failures per account and client together.
+    views["auth.login"] = limiter.limit(_setting("LOGIN_RATE_LIMIT"), key_func=client_key,
+                                        methods=post, scope="login-ip")(views["auth.login"])
     limiter.shared_limit(_setting("API_RATE_LIMIT"), scope="api",
                          key_func=api_key)(app.blueprints["api"])
     app.register_error_handler(RateLimitExceeded, _too_many_requests)

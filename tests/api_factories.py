@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from petitions.api import openapi
@@ -18,8 +19,9 @@ def make_staff(role: str = "organizer", email: str | None = None) -> User:
     return accounts.create_user(email or f"{role}{next(_sequence)}@staff.example", role)
 
 
-def make_token(user: User) -> str:
-    return accounts.create_token(user, name="test")[1]
+def make_token(user: User, scopes: Iterable[str] | None = None) -> str:
+    """A token of ``user``: with every scope unless ``scopes`` are given."""
+    return accounts.create_token(user, name="test", scopes=scopes)[1]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from petitions.models import Action, Signature, SignatureStatus, User, utcnow
 from petitions.services import accounts, counting
 from petitions.services.signing import email_digest
 from tests.account_factories import log_in
+from tests.factories import csrf_token, post_form
 
 PASSWORD = "a long enough test password"
 _sequence = itertools.count(1)
@@ -32,6 +33,14 @@ def make_user(role: str = "organizer", actions: list[Action] | None = None) -> U
 
 def login(client: FlaskClient, user: User) -> None:
     log_in(client, user, PASSWORD)
+
+
+def download(client: FlaskClient, url: str, data: dict[str, str] | None = None,
+             **kwargs: Any):  # type: ignore[no-untyped-def]
+    """POST a console download (exports, delivery files) the way its button does: with
+    the CSRF token of the console's dashboard."""
+    token = csrf_token(client, "/console/")
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
 
 
 def bulk_signatures(action: Action, count: int, *, status: SignatureStatus =

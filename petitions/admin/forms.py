@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -37,8 +38,8 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from petitions.admin.display import language_choices, user_label
-from petitions.models import Action, Role, User
-from petitions.services.accounts import MIN_PASSWORD_LENGTH
+from petitions.models import Action, Role, Scope, User
+from petitions.services.accounts import MAX_TOKEN_DAYS, MIN_PASSWORD_LENGTH
 from petitions.services.actions import LANGUAGES, SLUG_PATTERN, TargetInput
 
 TARGET_ROWS = 5
@@ -206,14 +207,30 @@ class EditUserForm(FlaskForm):
     active = BooleanField(_l("Active (may log in and use API tokens)"))
 
 
+SCOPE_LABELS = {Scope.READ: _l("read: actions and deliveries"),
+                Scope.EXPORT: _l("export: download the signers (CSV)"),
+                Scope.WRITE: _l("write: create and change actions, ask for deliveries")}
+
+
 class TokenForm(FlaskForm):
     user = SelectField(_l("For"), coerce=int)
     name = StringField(_l("Name (what the token is for)"), validators=[
         DataRequired(_l("Please say what the token is for.")), Length(max=100)])
+    scopes = SelectMultipleField(
+        _l("What it may do"),
+        choices=[SelectChoice(s.value, label) for s, label in SCOPE_LABELS.items()],
+        default=[Scope.READ.value], widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(_l("Please choose at least one scope."))])
+    expires_days = IntegerField(_l("Days until it expires"), validators=[
+        InputRequired(_l("Please say how many days the token lasts.")),
+        NumberRange(1, MAX_TOKEN_DAYS, _l("From 1 to %(max)s days.", max=MAX_TOKEN_DAYS))])
 
     def __init__(self, *args: Any, users: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user.choices = [SelectChoice(str(u.id), user_label(u)) for u in users]
+        if self.expires_days.data is None and not self.expires_days.raw_data:
+            self.expires_days.data = current_app.config["API_TOKEN_DAYS"]
 
 
 class AuditFilterForm(FlaskForm):

@@ -309,8 +309,8 @@ def reset_two_factor(user_id: int) -> Page:
 # --- API tokens --------------------------------------------------------------------------
 
 def _render_tokens(form: TokenForm, status: int = 200) -> tuple[str, int]:
-    return render_template("admin/tokens.html", form=form,
-                           tokens=accounts.list_tokens()), status
+    return render_template("admin/tokens.html", form=form, tokens=accounts.list_tokens(),
+                           max_token_days=accounts.MAX_TOKEN_DAYS), status
 
 
 def _token_form() -> TokenForm:
@@ -331,7 +331,8 @@ def create_token() -> Page:
         return _render_tokens(form, 422)
     owner = _user_or_404(form.user.data)
     record, plain = accounts.create_token(owner, form.name.data or "", actor=current_user,
-                                          via="web")
+                                          via="web", scopes=form.scopes.data,
+                                          expires_days=form.expires_days.data)
     response = make_response(render_template("admin/token_created.html", record=record,
                                              token=plain), 201)
     # The only time the token is shown: no cache may keep a copy.

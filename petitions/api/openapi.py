@@ -32,9 +32,10 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 # One response object per error status, shared by every operation that can answer it.
 ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body is not valid JSON, or not a JSON object."),
-    401: ("Unauthorized", "No valid API token was sent. The answer carries a "
-                          "WWW-Authenticate header."),
-    403: ("Forbidden", "The token's user may not do this."),
+    401: ("Unauthorized", "No valid API token was sent, or it has expired. The answer "
+                          "carries a WWW-Authenticate header."),
+    403: ("Forbidden", "The token lacks the scope the operation needs, or its user may "
+                       "not do this."),
     404: ("NotFound", "There is no such action."),
     409: ("Conflict", "The slug is taken by another action."),
     413: ("ContentTooLarge", "The body is larger than the 1 MiB the API reads."),
@@ -58,14 +59,18 @@ def operation(operation_id: str, summary: str, *, responses: dict[int, dict[str,
               errors: tuple[int, ...] = (), public: bool = False,
               parameters: list[dict[str, Any]] | None = None,
               request_body: dict[str, Any] | None = None,
-              description: str | None = None) -> dict[str, Any]:
+              description: str | None = None, scope: str | None = None) -> dict[str, Any]:
     """An operation object. ``responses`` are its successes; ``errors`` the error
     statuses it may answer with, each pointing at its shared response. A ``public``
-    operation needs no token (``security: []``); the others need a bearer token and
-    may answer 401."""
+    operation needs no token (``security: []``); the others need a bearer token with
+    ``scope`` (named in its security requirement) and may answer 401 and 403."""
     all_responses: dict[str, Any] = {str(code): body for code, body in responses.items()}
     if not public:
-        errors = (401, *errors)
+        if scope is None:
+            raise ValueError(f"{operation_id} needs a token: name its scope")
+        errors = tuple(sorted({401, 403, *errors}))
+        needs = f"Needs a token with the `{scope}` scope."
+        description = f"{description} {needs}" if description else needs
     for code in sorted(errors):
         all_responses[str(code)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"}
     op: dict[str, Any] = {"operationId": operation_id, "summary": summary,
@@ -74,6 +79,8 @@ def operation(operation_id: str, summary: str, *, responses: dict[int, dict[str,
         op["description"] = description
     if public:
         op["security"] = []
+    else:
+        op["security"] = [{BEARER: [scope]}]
     if parameters:
         op["parameters"] = parameters
     if request_body:
@@ -287,7 +294,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "createAction", "Launch an action (admins)",
             description="Creates an action as a draft, or published if `status` says so. "
                         "Unknown fields are refused.",
-            request_body=ref("ActionCreate"),
+            request_body=ref("ActionCreate"), scope="write",
             responses={201: json_response(
                 "The new action.", ref("ActionDetail"),
                 headers={"Location": {"description": "The action's URL in the API.",
@@ -304,16 +311,18 @@ PATHS: dict[str, dict[str, Any]] = {
         "patch": operation(
             "updateAction", "Change some fields of an action",
             description="Admins may change every field; the action's organizers every "
-                        "field but `organizers` (403). A `status` the action can't move "
-                        "to is a 422 on that field.",
-            request_body=ref("ActionUpdate"),
+                        "field but `organizers`, and `targets` only if the targets' email "
+                        "addresses stay the same: where the signatures are delivered is "
+                        "an admin's to change, and it is audited (403). A `status` the "
+                        "action can't move to is a 422 on that field.",
+            request_body=ref("ActionUpdate"), scope="write",
             responses={200: json_response("The action as changed.", ref("ActionDetail"))},
             errors=(400, 403, 404, 409, 413, 415, 422)),
     },
     "/actions/{slug}/signatures.csv": {
         "parameters": [SLUG_PARAMETER],
         "get": operation(
-            "exportSignatures", "Export the confirmed signatures as CSV",
+            "exportSignatures", "Export the confirmed signatures as CSV", scope="export",
             description="The same export as the console's, for admins and the action's "
                         "organizers, streamed and recorded in the audit log. Columns: "
                         "first_name, last_name, email, country, postcode, comment, "
@@ -360,7 +369,7 @@ PATHS.update({
     "/actions/{slug}/deliveries": {
         "parameters": [SLUG_PARAMETER],
         "get": operation(
-            "listDeliveries", "The deliveries of an action, newest first",
+            "listDeliveries", "The deliveries of an action, newest first", scope="read",
             responses={200: json_response("The deliveries.", ref("DeliveryList"))},
             errors=(403, 404)),
         "post": operation(
@@ -368,7 +377,7 @@ PATHS.update({
             description="Queues a delivery: a worker compiles a PDF letter per target "
                         "and a CSV of names and countries, and emails them to each target "
                         "with the requesting organizer in copy. The body is optional.",
-            request_body=ref("DeliveryRequest"),
+            request_body=ref("DeliveryRequest"), scope="write",
             responses={202: json_response(
                 "The queued delivery.", ref("Delivery"),
                 headers={"Location": {"required": True,
@@ -379,6 +388,7 @@ PATHS.update({
         "parameters": [SLUG_PARAMETER, DELIVERY_ID_PARAMETER],
         "get": operation(
             "getDelivery", "One delivery and the state of each target's email",
+            scope="read",
             responses={200: json_response("The delivery.", ref("Delivery"))},
             errors=(403, 404)),
     },
@@ -418,8 +428,12 @@ SPEC: dict[str, Any] = {
         "responses": dict(error_response(code) for code in ERROR_RESPONSES),
         "securitySchemes": {
             BEARER: {"type": "http", "scheme": "bearer",
-                     "description": "An API token made in the console: "
-                                    "`Authorization: Bearer pt_...`."},
+                     "description": "An API token made in the console or with `flask users "
+                                    "token`: `Authorization: Bearer pt_...`. A token has "
+                                    "scopes (`read`: actions and deliveries; `export`: the "
+                                    "signatures CSV; `write`: creating and changing) and an "
+                                    "expiry; each operation's security requirement names "
+                                    "the scope it needs (403 without it, 401 once expired)."},
         },
     },
 }

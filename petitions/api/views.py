@@ -20,10 +20,10 @@ from petitions.api.schemas import RequestRejected
 from petitions.auth.access import bearer_token, token_required
 from petitions.errors import api_error
 from petitions.extensions import db
-from petitions.models import Action, ActionStatus, User
+from petitions.models import Action, ActionStatus, Scope, User
 from petitions.services import accounts, counting, deliveries, exports, tallies
 from petitions.services import actions as actions_service
-from petitions.services.actions import ActionError, SlugTakenError
+from petitions.services.actions import ActionError, AdminOnlyError, SlugTakenError
 from petitions.services.counting import Counts
 from petitions.services.exports import ExportFilterError
 from petitions.urls import external_url
@@ -75,6 +75,9 @@ def _action_refused(error: ActionError) -> tuple[Response, int]:
     db.session.rollback()
     if isinstance(error, SlugTakenError):
         return api_error(409, gettext("This slug is taken."), fields=error.errors)
+    if isinstance(error, AdminOnlyError):
+        return api_error(403, gettext("Only an admin may change where the signatures are "
+                                      "delivered (the targets' email addresses)."))
     return api_error(422, gettext("The action can't be saved like this."), fields=error.errors)
 
 
@@ -101,7 +104,7 @@ def list_actions() -> Response:
 
 
 @bp.post("/actions")
-@token_required(admin=True)
+@token_required(Scope.WRITE, admin=True)
 def create_action() -> tuple[Response, int, dict[str, str]]:
     values = schemas.parse_fields(schemas.json_object(), schemas.CREATE_FIELDS,
                                   required=schemas.CREATE_REQUIRED)
@@ -124,7 +127,7 @@ def get_action(slug: str) -> Response:
 
 
 @bp.patch("/actions/<slug>")
-@token_required()
+@token_required(Scope.WRITE)
 def update_action(slug: str) -> Response:
     action = _managed_action(slug)
     data = schemas.json_object()
@@ -138,7 +141,7 @@ def update_action(slug: str) -> Response:
 
 
 @bp.get("/actions/<slug>/signatures.csv")
-@token_required()
+@token_required(Scope.EXPORT)
 def export_signatures(slug: str) -> Response:
     """The console's export of confirmed signatures, with the same filters, audited."""
     action = _managed_action(slug)
@@ -176,7 +179,7 @@ def get_tally(slug: str) -> Response | tuple[Response, int]:
 
 
 @bp.post("/actions/<slug>/deliveries")
-@token_required()
+@token_required(Scope.WRITE)
 def request_delivery(slug: str) -> tuple[Response, int, dict[str, str]]:
     action = _managed_action(slug)
     data = schemas.json_object() if request.get_data() else {}
@@ -199,7 +202,7 @@ def request_delivery(slug: str) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/actions/<slug>/deliveries")
-@token_required()
+@token_required(Scope.READ)
 def list_deliveries(slug: str) -> Response:
     action = _managed_action(slug)
     return jsonify({"deliveries": [deliveries.delivery_json(d)
@@ -207,7 +210,7 @@ def list_deliveries(slug: str) -> Response:
 
 
 @bp.get("/actions/<slug>/deliveries/<int:delivery_id>")
-@token_required()
+@token_required(Scope.READ)
 def get_delivery(slug: str, delivery_id: int) -> Response:
     action = _managed_action(slug)
     delivery = deliveries.get_delivery(action, delivery_id)

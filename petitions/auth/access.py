@@ -1,6 +1,7 @@
 """Who may see what: the checks every console view and API route makes.
 
-Pages: no session → redirect to the login page; API: no token → 401 JSON.
+Pages: no session → redirect to the login page; API: no token or an expired one →
+401 JSON, a token without the scope a route needs → 403 JSON.
 An organizer touching an action that is not theirs → 403; admins may do everything.
 """
 
@@ -11,10 +12,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, g, request
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from petitions.errors import api_error
-from petitions.models import Action, User
+from petitions.models import Action, Scope, User, utcnow
 from petitions.services import accounts
 from petitions.services.actions import get_action
 
@@ -26,6 +28,21 @@ def admin_required(view: F) -> F:
     @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def refuse_cross_site(view: F) -> F:
+    """Downloads of signers' data: refused (403) when the browser says another site
+    started the request (``Sec-Fetch-Site: cross-site``), so that a link or form on
+    another site can't make a logged-in organizer's browser fetch them. Browsers that
+    don't send the header are held off by the POST and its CSRF token."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
             abort(403)
         return view(*args, **kwargs)
 
@@ -50,24 +67,32 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def token_required(*, admin: bool = False) -> Callable[[F], F]:
-    """API routes: a valid bearer token (401 otherwise), of an admin if ``admin`` (403)."""
+def token_required(scope: Scope, *, admin: bool = False) -> Callable[[F], F]:
+    """API routes: a valid, unexpired bearer token (401 otherwise) granted ``scope``
+    (403), of an admin if ``admin`` (403)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             token = bearer_token()
-            user = accounts.user_for_token(token) if token else None
-            if user is None:
-                response, status = api_error(401, "A valid API token is required "
-                                                  "(Authorization: Bearer <token>).")
+            record = accounts.find_token(token) if token else None
+            if record is None or record.expires_at <= utcnow():
+                message = (gettext("This API token has expired; ask an admin for a new one.")
+                           if record is not None else
+                           gettext("A valid API token is required "
+                                   "(Authorization: Bearer <token>)."))
+                response, status = api_error(401, message)
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
                 return response, status
-            if admin and not user.is_admin:
+            if not record.allows(scope):
+                return api_error(403, gettext("This API token lacks the “%(scope)s” scope.",
+                                              scope=str(scope)))
+            if admin and not record.user.is_admin:
                 return api_error(403, "Only admins may do this.")
-            g.api_user = user
+            g.api_user = record.user
             return view(*args, **kwargs)
 
+        wrapped.required_scope = scope  # type: ignore[attr-defined] # read by the tests
         return wrapped  # type: ignore[return-value]
 
     return decorator

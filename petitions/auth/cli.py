@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from petitions.models import Role
+from petitions.models import Role, Scope
 from petitions.services import accounts, two_factor
 
 users_cli = AppGroup("users", help="Staff accounts and API tokens.")
@@ -41,11 +41,22 @@ def reset_two_factor(email: str) -> None:
 @users_cli.command("token")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
-def create_token(email: str, name: str) -> None:
+@click.option("--scope", "scopes", multiple=True, type=click.Choice([s.value for s in Scope]),
+              help="What the token may do; repeat for several. Default: every scope.")
+@click.option("--expires-days", type=click.IntRange(1, accounts.MAX_TOKEN_DAYS), default=None,
+              help="Days until the token expires. Default: API_TOKEN_DAYS.")
+def create_token(email: str, name: str, scopes: tuple[str, ...],
+                 expires_days: int | None) -> None:
     """Create an API token for EMAIL; the token is printed alone on the last line."""
     user = accounts.find_user(email)
     if user is None or not user.active:
         raise click.ClickException("no active user with that email address")
-    _, token = accounts.create_token(user, name=name, via="cli")
+    try:
+        record, token = accounts.create_token(user, name=name, via="cli",
+                                              scopes=scopes or None,
+                                              expires_days=expires_days)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Scopes: {record.scopes}; expires {record.expires_at:%Y-%m-%d %H:%M} UTC.")
     click.echo("Keep this token secret; it is shown only once:")
     click.echo(token)

@@ -48,12 +48,14 @@ def login() -> Response | tuple[str, int]:
         return render_template("auth/login.html", form=form), 200
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422
-    result = accounts.authenticate(form.email.data or "", form.password.data or "")
+    result = accounts.authenticate(form.email.data or "", form.password.data or "",
+                                   client=request.remote_addr)
     if result.user is None:
-        # The same words for a wrong password, an unknown address and a locked account.
-        form.password.errors.append(gettext(
-            "The email or password is not right, or the account is locked for a while "
-            "after too many attempts."))
+        # The same words for a wrong password and an unknown address (both are slowed alike).
+        message = gettext("The email or password is not right.")
+        if result.retry_after is not None:
+            message += " " + gettext("Too many attempts from here: try again in a moment.")
+        form.password.errors.append(message)
         return render_template("auth/login.html", form=form), 422
     user = result.user
     staff_sessions.end(session.pop(PENDING, None))

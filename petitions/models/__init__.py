@@ -23,11 +23,13 @@ from petitions.models.messaging import (
 from petitions.models.outbox import OutboundEmail, OutboxKind, OutboxStatus
 from petitions.models.paper import PaperBatch, PaperSignature
 from petitions.models.signatures import Signature, SignatureStatus
+from petitions.models.throttles import LoginThrottle
 from petitions.models.types import utcnow
 from petitions.models.users import (
     ApiToken,
     RecoveryCode,
     Role,
+    Scope,
     StaffSession,
     User,
     action_organizers,
@@ -49,6 +51,7 @@ __all__ = [
     "DeliveryRecipient",
     "DeliveryStatus",
     "DeliveryTrigger",
+    "LoginThrottle",
     "OutboundEmail",
     "OutboxKind",
     "OutboxStatus",
@@ -56,6 +59,7 @@ __all__ = [
     "PaperSignature",
     "RecoveryCode",
     "Role",
+    "Scope",
     "Signature",
     "SignatureStatus",
     "StaffSession",

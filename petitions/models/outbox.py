@@ -35,6 +35,7 @@ class OutboxKind(enum.StrEnum):
     SUBSCRIBE = "subscribe"
     # To a confirmed signer: someone signed the action again with their address.
     SIGNED_AGAIN = "signed_again"
+    LOGIN_ALERT = "login_alert"
 
 
 class OutboundEmail(db.Model):

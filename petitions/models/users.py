@@ -44,8 +44,6 @@ class User(UserMixin, db.Model):
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on password change and deactivation: every older session stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -117,6 +115,16 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Scope(enum.StrEnum):
+    """What an API token may do. Reading actions and deliveries, exporting the signers
+    and changing things are granted separately, so a token for a newsroom's dashboard
+    can't download who signed."""
+
+    READ = "read"
+    EXPORT = "export"
+    WRITE = "write"
+
+
 class ApiToken(db.Model):
     """A bearer token for the API. Only its SHA-256 digest is stored."""
 
@@ -131,5 +139,15 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ``Scope`` values, separated by spaces (as OAuth writes them).
+    scopes: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+    @property
+    def scope_list(self) -> list[Scope]:
+        return [Scope(s) for s in self.scopes.split()]
+
+    def allows(self, scope: Scope) -> bool:
+        return scope in self.scope_list

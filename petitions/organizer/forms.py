@@ -16,14 +16,12 @@ from petitions.services.paper import LABEL_MAX
 
 
 class ExportForm(FlaskForm):
-    """The export filters, sent by GET to the CSV link.
+    """The export filters, sent by POST with the CSRF token, so that another site
+    can't trigger a download of the signers.
 
     It only renders the fields (and their errors): the values are read by
     ``services.exports.parse_export_filters``, as the API reads them.
     """
-
-    class Meta:
-        csrf = False  # a GET link that changes nothing
 
     since = StringField(_l("Confirmed on or after (YYYY-MM-DD)"), widget=DateInput())
     country = SelectField(_l("Country"), validate_choice=False)

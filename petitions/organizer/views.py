@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from petitions import countries
-from petitions.auth.access import managed_action_or_abort
+from petitions.auth.access import managed_action_or_abort, refuse_cross_site
 from petitions.extensions import db
 from petitions.models import Action, Delivery, User, utcnow
 from petitions.organizer import bp
@@ -105,15 +105,18 @@ def _csv_response(chunks: Iterator[str], filename: str) -> Response:
     return response
 
 
-@bp.get("/actions/<slug>/signatures.csv")
+# The exports are POSTs with the CSRF token (checked by CSRFProtect before the view):
+# a link or a form on another site can't make an organizer's browser download them.
+@bp.post("/actions/<slug>/signatures.csv")
 @login_required
+@refuse_cross_site
 def export_signatures(slug: str) -> Response | tuple[str, int]:
     action = _action(slug)
     try:
-        filters = exports.parse_export_filters(request.args)
-        bom = exports.parse_bom(request.args)
+        filters = exports.parse_export_filters(request.form)
+        bom = exports.parse_bom(request.form)
     except exports.ExportFilterError as exc:
-        form = ExportForm(formdata=request.args, locale=str(get_locale()))
+        form = ExportForm(formdata=request.form, locale=str(get_locale()))
         form.show_errors(exc.errors)
         return render_template("organizer/export.html", action=action, export_form=form), 422
     exports.record_export(action, filters, actor=_user(), bom=bom)
@@ -121,12 +124,13 @@ def export_signatures(slug: str) -> Response | tuple[str, int]:
                          exports.export_filename(action))
 
 
-@bp.get("/actions/<slug>/paper.csv")
+@bp.post("/actions/<slug>/paper.csv")
 @login_required
+@refuse_cross_site
 def export_paper(slug: str) -> Response | tuple[str, int]:
     action = _action(slug)
     try:
-        bom = exports.parse_bom(request.args)
+        bom = exports.parse_bom(request.form)
     except exports.ExportFilterError as exc:
         abort(422, description=exc.errors["bom"])
     exports.record_export(action, None, actor=_user(), bom=bom, kind="paper")
@@ -257,8 +261,9 @@ def delivery_detail(slug: str, delivery_id: int) -> str:
                            country_name=lambda code: countries.name(code, locale))
 
 
-@bp.get("/actions/<slug>/deliveries/<int:delivery_id>/<name>")
+@bp.post("/actions/<slug>/deliveries/<int:delivery_id>/<name>")
 @login_required
+@refuse_cross_site
 def delivery_download(slug: str, delivery_id: int, name: str) -> Response:
     """A file of the package as it was sent, decrypted for the organizer; every download
     is audited, since the files list the signers' names."""

@@ -1,27 +1,48 @@
 """Staff accounts: creating users, logging in, passwords, roles and API tokens.
 
-Passwords are hashed with Argon2id. Repeated failed logins lock the account for
-a while; the answer to a wrong password, a locked account and an unknown address
-is the same, so the login form does not tell who has an account.
+Passwords are hashed with Argon2id. Failed logins are counted per account and
+client together (``LoginThrottle``): a client that keeps failing for one account
+has to wait longer and longer between attempts, while the owner, logging in from
+elsewhere, is not slowed, so a stranger who knows the address can't lock them
+out. When an account collects many failures, its owner is told by email. The
+answer to a wrong password and an unknown address is the same, and unknown
+addresses are slowed alike, so the login form does not tell who has an account.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
-from sqlalchemy import select, update
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from petitions.crypto import vault
 from petitions.extensions import db
-from petitions.models import Action, ApiToken, Role, User, utcnow
-from petitions.services import audit
+from petitions.models import (
+    Action,
+    ApiToken,
+    LoginThrottle,
+    OutboundEmail,
+    OutboxKind,
+    OutboxStatus,
+    Role,
+    Scope,
+    User,
+    utcnow,
+)
+from petitions.services import audit, outbox
+from petitions.services.mail import Draft, PermanentMailError
 from petitions.services.signing import SigningError, normalize_email, token_digest
+from petitions.urls import external_url
 
 MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "pt_"
@@ -30,6 +51,9 @@ _hasher = PasswordHasher()
 # Verified against when the address is unknown, so that a login takes as long
 # whether or not the account exists.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Failures older than this are forgotten; the owner's alert counts those of the last hour.
+_FORGET_FAILURES_AFTER = timedelta(days=1)
+_ALERT_WINDOW = timedelta(hours=1)
 
 
 class AccountError(ValueError):
@@ -39,7 +63,8 @@ class AccountError(ValueError):
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
-    locked: bool = False
+    # Seconds before this client may try this account again (None: whenever it likes).
+    retry_after: int | None = None
 
 
 def email_digest(address: str) -> str:
@@ -84,36 +109,144 @@ def create_user(address: str, role: Role | str, password: str | None = None,
     return user
 
 
-def authenticate(address: str, password: str) -> LoginResult:
-    """Check a login. Failed attempts count towards a temporary lock of the account."""
-    config = current_app.config
+def authenticate(address: str, password: str, client: str | None = None) -> LoginResult:
+    """Check a login from ``client`` (its IP address).
+
+    After ``LOGIN_FREE_FAILURES`` failures for this account from this client, each
+    further attempt from there has to wait twice as long as the one before (at most
+    ``LOGIN_MAX_DELAY_SECONDS``); until then its password is not even checked. Other
+    clients are not slowed: the owner can still log in from their own place.
+    """
+    account, source = _login_account_key(address), _login_client_key(client)
+    now = utcnow()
+    waiting = db.session.scalar(
+        select(LoginThrottle.retry_at).where(LoginThrottle.account_digest == account,
+                                             LoginThrottle.client_digest == source,
+                                             LoginThrottle.retry_at > now))
+    if waiting is not None:
+        return LoginResult(None, retry_after=max(1, _seconds_until(waiting, now)))
     user = find_user(address)
     if user is None or not user.active or user.password_hash is None:
         _verify(_DUMMY_HASH, password)
-        return LoginResult(None)
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        _verify(_DUMMY_HASH, password)
-        return LoginResult(None, locked=True)
+        return LoginResult(None, retry_after=_count_failure(account, source, now, None))
     if not _verify(user.password_hash, password):
-        # Counted in the database, not from the value read above: failures tried in
-        # parallel must all count, or parallel guessing would never lock the account.
-        this_user = User.id == user.id
-        db.session.execute(update(User).where(this_user)
-                           .values(failed_logins=User.failed_logins + 1))
-        db.session.execute(
-            update(User).where(this_user, User.failed_logins >= config["LOGIN_MAX_FAILURES"])
-            .values(failed_logins=0,
-                    locked_until=now + timedelta(seconds=config["LOGIN_LOCK_SECONDS"])))
-        db.session.commit()
-        return LoginResult(None)
+        return LoginResult(None, retry_after=_count_failure(account, source, now, user))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    # This client's failures are forgiven; those from elsewhere still count.
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.account_digest == account,
+                                                   LoginThrottle.client_digest == source))
+    _forget_old_failures(now)
     user.last_login_at = now
     db.session.commit()
     return LoginResult(user)
+
+
+def _login_account_key(address: str) -> str:
+    """The account a login tries, whether or not it exists (so an unknown address is
+    slowed exactly like a known one)."""
+    try:
+        lookup = normalize_email(address).lookup_key
+    except SigningError:
+        lookup = address.strip().casefold()
+    return vault().digest(lookup, "login-account")
+
+
+def _login_client_key(client: str | None) -> str:
+    """The client as a keyed digest. An IPv6 client is its /64, which one machine
+    usually holds whole: hopping addresses within it gains no fresh attempts."""
+    try:
+        address = ipaddress.ip_address(client or "")
+    except ValueError:
+        return vault().digest(client or "unknown", "login-client")
+    if address.version == 6:
+        return vault().digest(str(ipaddress.ip_network(f"{address}/64", strict=False)),
+                              "login-client")
+    return vault().digest(str(address), "login-client")
+
+
+def _forget_old_failures(now: datetime) -> None:
+    db.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < now - _FORGET_FAILURES_AFTER))
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return int((moment - now).total_seconds() + 0.999)
+
+
+def _count_failure(account: str, source: str, now: datetime, user: User | None) -> int | None:
+    """Count a failed login and commit; returns the wait it imposes on this client."""
+    config = current_app.config
+    _forget_old_failures(now)
+    pair = (LoginThrottle.account_digest == account, LoginThrottle.client_digest == source)
+    # Counted in the database, not from a value read before: failures tried in parallel
+    # must all count, or parallel guessing would never be slowed.
+    increment = (update(LoginThrottle).where(*pair)
+                 .values(failures=LoginThrottle.failures + 1, last_failure_at=now)
+                 .returning(LoginThrottle.failures))
+    failures = db.session.execute(increment).scalar_one_or_none()
+    if failures is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(LoginThrottle(account_digest=account, client_digest=source,
+                                             failures=1, last_failure_at=now))
+            failures = 1
+        except IntegrityError:  # this pair's first failure, counted at the same moment
+            failures = db.session.execute(increment).scalar_one()
+    retry_after = None
+    beyond = failures - config["LOGIN_FREE_FAILURES"]
+    if beyond >= 0:
+        retry_after = min(2 ** min(beyond + 1, 30), config["LOGIN_MAX_DELAY_SECONDS"])
+        db.session.execute(update(LoginThrottle).where(*pair)
+                           .values(retry_at=now + timedelta(seconds=retry_after)))
+    alert_id = _record_attack_alert(user, account, now) if user is not None else None
+    db.session.commit()
+    if alert_id is not None:
+        outbox.hand_off([alert_id])
+    return retry_after
+
+
+def _record_attack_alert(user: User, account: str, now: datetime) -> int | None:
+    """Tell the owner, at most once a day, when their account collected
+    ``LOGIN_ALERT_FAILURES`` failures within an hour from clients that have not logged
+    in since (a successful login forgives its own client's failures)."""
+    failures = db.session.scalar(
+        select(func.coalesce(func.sum(LoginThrottle.failures), 0))
+        .where(LoginThrottle.account_digest == account,
+               LoginThrottle.last_failure_at >= now - _ALERT_WINDOW))
+    if failures < current_app.config["LOGIN_ALERT_FAILURES"]:
+        return None
+    dedupe_key = f"login-alert:{user.id}:{now:%Y-%m-%d}"
+    if db.session.scalar(select(OutboundEmail.id)
+                         .where(OutboundEmail.dedupe_key == dedupe_key)) is not None:
+        return None
+    row = OutboundEmail(kind=OutboxKind.LOGIN_ALERT, dedupe_key=dedupe_key,
+                        payload=json.dumps({"user_id": user.id, "failures": failures}),
+                        status=OutboxStatus.PENDING, dispatched_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:  # recorded by a parallel failure
+        return None
+    return row.id
+
+
+def login_alert_draft(row: OutboundEmail) -> Draft:
+    """The owner's warning that someone keeps trying their password (see
+    ``mail.build_message``). It names no IP address or place, only how many."""
+    payload = json.loads(row.payload or "{}")
+    user = db.session.get(User, payload.get("user_id") or 0)
+    if user is None:
+        raise PermanentMailError("the user is gone")
+    # Staff have no language of their own yet: the console's first language, as the
+    # organizer's test of an update.
+    context = {"failures": int(payload.get("failures", 0)), "locale": "en",
+               "password_url": external_url("auth.change_password")}
+    with force_locale("en"):
+        return Draft(to_name=user.name or "", to_address=user.email,
+                     subject=gettext("Someone is trying to log in to your account"),
+                     text=render_template("emails/login_alert.txt", **context),
+                     html=render_template("emails/login_alert.html", **context))
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -177,33 +310,60 @@ def managed_actions(user: User) -> list[Action]:
 
 # --- API tokens --------------------------------------------------------------------------
 
-def create_token(user: User, name: str = "", actor: User | None = None,
-                 via: str = "web") -> tuple[ApiToken, str]:
-    """Create an API token; the plain token is returned once and never stored."""
+MAX_TOKEN_DAYS = 3650
+
+
+def create_token(user: User, name: str = "", actor: User | None = None, via: str = "web",
+                 scopes: Iterable[Scope | str] | None = None,
+                 expires_days: int | None = None) -> tuple[ApiToken, str]:
+    """Create an API token; the plain token is returned once and never stored.
+
+    Without ``scopes`` it may do everything; without ``expires_days`` it lasts
+    ``API_TOKEN_DAYS``.
+    """
+    try:
+        chosen = sorted({Scope(s) for s in (Scope if scopes is None else scopes)},
+                        key=list(Scope).index)
+    except ValueError as exc:
+        raise AccountError(gettext("Unknown scope.")) from exc
+    if not chosen:
+        raise AccountError(gettext("Please choose at least one scope."))
+    days = current_app.config["API_TOKEN_DAYS"] if expires_days is None else expires_days
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(gettext("A token lasts from 1 to %(max)d days.", max=MAX_TOKEN_DAYS))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(user_id=user.id, name=name[:100], digest=token_digest(token),
-                      prefix=token[:10])
+                      prefix=token[:10], scopes=" ".join(chosen),
+                      expires_at=utcnow() + timedelta(days=days))
     db.session.add(record)
     db.session.flush()
     audit.record("token.create", "api_token", record.id, actor=actor or user, via=via,
-                 after={"user_id": user.id, "name": record.name})
+                 after={"user_id": user.id, "name": record.name, "scopes": record.scopes,
+                        "expires_at": record.expires_at.isoformat()})
     db.session.commit()
     return record, token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user a bearer token belongs to, or None. Looked up by digest, so the
-    comparison is of digests, not of the secret itself."""
+def find_token(token: str) -> ApiToken | None:
+    """The unrevoked token of an active user that ``token`` is, expired or not. Looked
+    up by digest, so the comparison is of digests, not of the secret itself."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     record = db.session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(token)))
     if record is None or record.revoked_at is not None or not record.user.active:
         return None
     now = utcnow()
-    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
+    if record.expires_at > now and (record.last_used_at is None
+                                    or now - record.last_used_at > timedelta(minutes=5)):
         record.last_used_at = now
         db.session.commit()
-    return record.user
+    return record
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a valid (unexpired) bearer token belongs to, or None."""
+    record = find_token(token)
+    return record.user if record is not None and record.expires_at > utcnow() else None
 
 
 def list_tokens(user: User | None = None) -> list[ApiToken]:

@@ -6,7 +6,7 @@ Every change made by a person goes through here and lands in the audit log.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, astuple, dataclass
 from datetime import date
 from functools import lru_cache
@@ -63,6 +63,10 @@ class ActionError(ValueError):
 
 class SlugTakenError(ActionError):
     pass
+
+
+class AdminOnlyError(ActionError):
+    """The change is an admin's to make (who asked may be an organizer)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,11 @@ def update_action(action: Action, changes: dict[str, Any], *, actor: User | None
     if "slug" in changes and changes["slug"] != action.slug and db.session.scalar(
             select(Action.id).where(Action.slug == changes["slug"])) is not None:
         raise SlugTakenError(f"the slug {changes['slug']!r} is taken", field="slug")
+    old_addresses = delivery_addresses(action.targets)
+    moves_delivery = ("targets" in changes
+                      and delivery_addresses(changes["targets"]) != old_addresses)
+    if moves_delivery and actor is not None and not actor.is_admin:
+        raise AdminOnlyError(_ONLY_ADMINS_REDIRECT, field="targets")
     before = snapshot(action)
     for name in ("title", "summary"):
         if name in changes:
@@ -231,8 +240,24 @@ def update_action(action: Action, changes: dict[str, Any], *, actor: User | None
         _set_status(action, new_status)
     audit.record("action.update", "action", action.id, actor=actor, via=via,
                  before=before, after=snapshot(action))
+    if moves_delivery:
+        # Where the signatures go, on its own line of the log, for a review of exactly
+        # that. The addresses are officials' public ones, kept in clear.
+        audit.record("action.delivery_addresses", "action", action.id, actor=actor, via=via,
+                     before={"emails": old_addresses},
+                     after={"emails": delivery_addresses(action.targets)})
     _commit_or_slug_taken(changes.get("slug", action.slug))
     return action
+
+
+_ONLY_ADMINS_REDIRECT = ("Only an admin may change where the signatures are delivered (the "
+                         "targets' email addresses).")
+
+
+def delivery_addresses(targets: Iterable[Target | TargetInput]) -> list[str]:
+    """Where a delivery goes: the targets' addresses, in no particular order."""
+    return sorted(email.strip().casefold() for email in (t.email or "" for t in targets)
+                  if email.strip())
 
 
 def _commit_or_slug_taken(slug: str) -> None:

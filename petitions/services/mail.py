@@ -242,14 +242,15 @@ class Draft:
 
 def build_message(row: OutboundEmail) -> EmailMessage:
     # Imported here: the builders use this module's errors and helpers.
-    from petitions.services import network, reminders, signing, updates
+    from petitions.services import accounts, network, reminders, signing, updates
 
     if row.kind == OutboxKind.DELIVERY and row.delivery_recipient is not None:
         return _delivery_message(row, row.delivery_recipient)
     builders = {OutboxKind.REMINDER: reminders.reminder_draft,
                 OutboxKind.UPDATE: updates.update_draft, OutboxKind.ALERT: updates.update_draft,
                 OutboxKind.SUBSCRIBE: network.subscribe_draft,
-                OutboxKind.SIGNED_AGAIN: signing.signed_again_draft}
+                OutboxKind.SIGNED_AGAIN: signing.signed_again_draft,
+                OutboxKind.LOGIN_ALERT: accounts.login_alert_draft}
     if row.kind in builders:
         return _assemble(row, builders[row.kind](row))
     if row.kind != OutboxKind.CONFIRMATION or row.signature is None:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from petitions.extensions import db
-from petitions.models import Action, ActionStatus, ApiToken, AuditEntry, Role, User
+from petitions.models import Action, ActionStatus, ApiToken, AuditEntry, Role, User, utcnow
 from petitions.services import accounts, audit
 from petitions.services.actions import TargetInput, get_action
 from tests.account_factories import (  # noqa: F401  - cheap_password_hashing: a fixture
@@ -414,8 +414,9 @@ def test_an_admin_cannot_demote_or_deactivate_themselves(admin_client, admin):
 
 def test_tokens_are_created_shown_once_listed_and_revoked(admin_client, admin):
     action = make_action(slug="exported")
-    response = post_form(admin_client, "/admin/tokens", {"user": str(admin.id),
-                                                         "name": "Reporting script"})
+    response = post_form(admin_client, "/admin/tokens", {
+        "user": str(admin.id), "name": "Reporting script", "scopes": ["read", "export"],
+        "expires_days": "30"})
 
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
@@ -425,11 +426,18 @@ def test_tokens_are_created_shown_once_listed_and_revoked(admin_client, admin):
     assert admin_client.get(csv_url, headers={"Authorization": f"Bearer {token}"}
                             ).status_code == 200
 
+    # Without the write scope it changes nothing.
+    assert admin_client.patch(f"/api/v1/actions/{action.slug}", json={"goal": 9},
+                              headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
     listing = admin_client.get("/admin/tokens").get_data(as_text=True)
     assert token[:10] in listing and token not in listing
     assert "Reporting script" in listing and "Ada Admin" in listing
 
     [record] = accounts.list_tokens()
+    assert record.scopes == "read export" and "read export" in listing
+    assert timedelta(days=29) < record.expires_at - utcnow() <= timedelta(days=30)
+    assert record.expires_at.strftime("%Y-%m-%d %H:%M UTC") in listing
     url = f"/admin/tokens/{record.id}/revoke"
     assert "Are you sure you want to revoke" in admin_client.get(url).get_data(as_text=True)
     assert post_form(admin_client, url, {}).status_code == 303
@@ -442,14 +450,29 @@ def test_tokens_are_created_shown_once_listed_and_revoked(admin_client, admin):
     assert [e.verb for e in reversed(entries("token."))] == ["token.create", "token.revoke"]
 
 
-def test_a_token_needs_an_owner_and_a_name(admin_client):
-    response = post_form(admin_client, "/admin/tokens", {"user": "999999", "name": ""})
+def test_a_token_needs_an_owner_a_name_a_scope_and_a_lifetime(admin_client):
+    response = post_form(admin_client, "/admin/tokens", {"user": "999999", "name": "",
+                                                         "expires_days": "0"})
 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert field_error(html, "user") is not None
     assert field_error(html, "name") is not None
+    assert field_error(html, "expires_days") == "From 1 to 3650 days."
+    page = parse_html(html)
+    assert page.find(id="scopes-error").text == "Please choose at least one scope."
+    assert page.find("input", name="expires_days").get("value") == "0"
     assert accounts.list_tokens() == []
+
+
+def test_the_token_form_offers_the_default_lifetime_and_read_only(admin_client, app,
+                                                                   monkeypatch):
+    monkeypatch.setitem(app.config, "API_TOKEN_DAYS", 45)
+    page = parse_html(admin_client.get("/admin/tokens").get_data(as_text=True))
+    assert page.find("input", name="expires_days").get("value") == "45"
+    checked = [i.get("value") for i in page.find_all("input", name="scopes")
+               if i.get("checked") is not None]
+    assert checked == ["read"]
 
 
 # --- the audit log -----------------------------------------------------------------------

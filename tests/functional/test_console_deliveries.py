@@ -49,7 +49,7 @@ from tests.factories import (
     post_form,
     signature_input,
 )
-from tests.organizer_factories import csv_bytes
+from tests.organizer_factories import csv_bytes, download
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -259,11 +259,21 @@ def test_package_downloads_are_decrypted_and_audited(console, action, organizer)
     delivery = request_in_console(console, action)
     run_worker(delivery.id)
     card = delivery_card(page_of(console, f"{base(action)}/{delivery.id}"), delivery.id)
-    links = [a.get("href") for a in card.find("ul", class_="downloads").find_all("a")]
-    assert links == [f"{base(action)}/{delivery.id}/{name}"
-                     for name in ("signatures.csv", "letter-1.pdf", "letter-2.pdf")]
+    forms = card.find("ul", class_="downloads").find_all("form")
+    assert [f.get("action") for f in forms] == [f"{base(action)}/{delivery.id}/{name}"
+                                                for name in ("signatures.csv", "letter-1.pdf",
+                                                             "letter-2.pdf")]
+    assert {f.get("method") for f in forms} == {"post"}
+    # Not a link another site could point a logged-in organizer's browser at.
+    assert console.get(f"{base(action)}/{delivery.id}/letter-2.pdf").status_code == 405
+    cross_site = download(console, f"{base(action)}/{delivery.id}/letter-2.pdf",
+                          headers={"Sec-Fetch-Site": "cross-site"})
+    assert cross_site.status_code == 403 and not cross_site.data.startswith(b"%PDF")
+    forged = console.post(f"{base(action)}/{delivery.id}/letter-2.pdf",
+                          data={"csrf_token": "forged"})
+    assert forged.status_code == 400 and not forged.data.startswith(b"%PDF")
 
-    response = console.get(f"{base(action)}/{delivery.id}/letter-2.pdf")
+    response = download(console, f"{base(action)}/{delivery.id}/letter-2.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
@@ -271,7 +281,7 @@ def test_package_downloads_are_decrypted_and_audited(console, action, organizer)
         f'attachment; filename="{action.slug}-delivery-{delivery.id}-letter-2.pdf"')
     assert response.headers["Cache-Control"] == "no-store"
 
-    response = console.get(f"{base(action)}/{delivery.id}/signatures.csv")
+    response = download(console, f"{base(action)}/{delivery.id}/signatures.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Cache-Control"] == "no-store"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -293,14 +303,15 @@ def test_unknown_deliveries_and_files_are_404(console, action, organizer):
     db.session.commit()
     elsewhere = deliveries.request_delivery(other, actor=None)
 
-    for url in (f"{base(action)}/{elsewhere.id}", f"{base(action)}/{elsewhere.id}/signatures.csv",
-                f"{base(action)}/999999", f"{base(action)}/999999/signatures.csv",
-                f"{base(action)}/{10**30}", f"{base(action)}/{10**30}/letter-1.pdf",
+    for url in (f"{base(action)}/{elsewhere.id}", f"{base(action)}/999999",
+                f"{base(action)}/{10**30}", "/console/actions/no-such-action/deliveries"):
+        assert console.get(url).status_code == 404, url
+    for url in (f"{base(action)}/{elsewhere.id}/signatures.csv",
+                f"{base(action)}/999999/signatures.csv", f"{base(action)}/{10**30}/letter-1.pdf",
                 f"{base(action)}/{delivery.id}/letter-3.pdf",
                 f"{base(action)}/{delivery.id}/..%2Fsignatures.csv",
-                "/console/actions/no-such-action/deliveries",
                 f"/console/actions/no-such-action/deliveries/{delivery.id}/signatures.csv"):
-        assert console.get(url).status_code == 404, url
+        assert download(console, url).status_code == 404, url
     assert audit_entries("delivery.download") == []
 
 
@@ -472,8 +483,8 @@ def new_routes(action: Action, delivery: Delivery) -> list[tuple[str, str]]:
     url = base(action)
     return [("GET", url), ("GET", f"{url}/new"), ("POST", f"{url}/new"),
             ("POST", f"{url}/automatic"), ("GET", f"{url}/{delivery.id}"),
-            ("GET", f"{url}/{delivery.id}/signatures.csv"),
-            ("GET", f"{url}/{delivery.id}/letter-1.pdf"),
+            ("POST", f"{url}/{delivery.id}/signatures.csv"),
+            ("POST", f"{url}/{delivery.id}/letter-1.pdf"),
             ("POST", f"/console/actions/{action.slug}/tally")]
 
 
@@ -512,4 +523,4 @@ def test_only_the_assigned_organizer_and_admins_get_in(app, action):
     log_in(admin, make_user("admin"))
     for url in (base(action), f"{base(action)}/new", f"{base(action)}/{delivery.id}"):
         page_of(admin, url)
-    assert admin.get(f"{base(action)}/{delivery.id}/signatures.csv").status_code == 200
+    assert download(admin, f"{base(action)}/{delivery.id}/signatures.csv").status_code == 200

@@ -11,7 +11,7 @@ from petitions.extensions import db
 from petitions.models import AuditEntry, utcnow
 from petitions.services import paper
 from tests.factories import field_error, make_action, make_confirmed_signature, parse_html
-from tests.organizer_factories import csv_bytes, login, make_user, parse_csv_text
+from tests.organizer_factories import csv_bytes, download, login, make_user, parse_csv_text
 
 
 def organizer_of(client, action):
@@ -20,15 +20,15 @@ def organizer_of(client, action):
     return user
 
 
-def test_the_console_form_links_to_the_export(client):
+def test_the_console_form_posts_to_the_export(client):
     action = make_action()
     organizer_of(client, action)
     page = parse_html(client.get(f"/console/actions/{action.slug}").get_data(as_text=True))
     form = page.find("section", id="export").find("form")
-    assert form.get("method") == "get"
+    assert form.get("method") == "post"
     assert form.get("action") == f"/console/actions/{action.slug}/signatures.csv"
     assert {e.get("name") for e in form.find_all() if e.tag in ("input", "select")} == {
-        "since", "country", "opted_in", "bom"}
+        "csrf_token", "since", "country", "opted_in", "bom"}
     since = form.find("input", name="since")
     assert since.get("type") == "date"
     assert page.find("label", for_="since") is not None
@@ -44,7 +44,7 @@ def test_the_csv_opens_cleanly(client):
                              comment="line one\nline two, \"quoted\"")
     user = organizer_of(client, action)
 
-    response = client.get(f"/console/actions/{action.slug}/signatures.csv")
+    response = download(client, f"/console/actions/{action.slug}/signatures.csv")
     assert response.status_code == 200
     assert response.is_streamed
     assert response.mimetype == "text/csv"
@@ -73,7 +73,7 @@ def test_the_csv_opens_cleanly(client):
     assert "مهسا" not in str(entry.after) and "mahsa" not in str(entry.after)
 
 
-def test_filters_and_bom_from_the_query_string(client):
+def test_filters_and_bom_from_the_form(client):
     action = make_action()
     make_confirmed_signature(action, first_name="Inside", country="FR", updates_opt_in=True)
     make_confirmed_signature(action, first_name="NoUpdates", country="FR")
@@ -81,15 +81,16 @@ def test_filters_and_bom_from_the_query_string(client):
     organizer_of(client, action)
     today = utcnow().date().isoformat()
 
-    response = client.get(f"/console/actions/{action.slug}/signatures.csv"
-                          f"?since={today}&country=fr&opted_in=1&bom=1")
+    response = download(client, f"/console/actions/{action.slug}/signatures.csv",
+                        {"since": today, "country": "fr", "opted_in": "1", "bom": "1"})
     assert response.status_code == 200
     body = response.get_data()
     assert body.startswith(b"\xef\xbb\xbffirst_name,")
     rows = parse_csv_text(body.decode("utf-8-sig"))[1:]
     assert [row[0] for row in rows] == ["Inside"]
 
-    later = client.get(f"/console/actions/{action.slug}/signatures.csv?since=2999-01-01")
+    later = download(client, f"/console/actions/{action.slug}/signatures.csv",
+                     {"since": "2999-01-01"})
     assert parse_csv_text(later.get_data(as_text=True))[1:] == []
 
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.verb == "export.signatures")
@@ -103,8 +104,9 @@ def test_bad_filters_get_a_422_page_with_each_error_by_its_field(client):
     make_confirmed_signature(action)
     organizer_of(client, action)
 
-    response = client.get(f"/console/actions/{action.slug}/signatures.csv"
-                          "?since=26.11.2026&country=Narnia&opted_in=maybe&bom=1")
+    response = download(client, f"/console/actions/{action.slug}/signatures.csv",
+                        {"since": "26.11.2026", "country": "Narnia", "opted_in": "maybe",
+                         "bom": "1"})
     assert response.status_code == 422
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
@@ -118,9 +120,9 @@ def test_bad_filters_get_a_422_page_with_each_error_by_its_field(client):
     assert db.session.scalars(select(AuditEntry).where(
         AuditEntry.verb == "export.signatures")).first() is None
 
-    for query in ("?bom=2", "?since=%00", "?country=%C3%A9", "?since=" + "9" * 500):
-        assert client.get(f"/console/actions/{action.slug}/signatures.csv{query}"
-                          ).status_code == 422, query
+    for data in ({"bom": "2"}, {"since": "\x00"}, {"country": "é"}, {"since": "9" * 500}):
+        assert download(client, f"/console/actions/{action.slug}/signatures.csv", data
+                        ).status_code == 422, data
 
 
 def test_paper_signatures_download_apart(client):
@@ -130,11 +132,11 @@ def test_paper_signatures_download_apart(client):
     paper.upload(action, csv_bytes([["Narges", "Mohammadi", "IR"], ["@Anna", "Weber", "DE"]]),
                  label="Vigil, Berlin", uploaded_by=user)
 
-    online = parse_csv_text(client.get(f"/console/actions/{action.slug}/signatures.csv")
+    online = parse_csv_text(download(client, f"/console/actions/{action.slug}/signatures.csv")
                             .get_data(as_text=True))
     assert [row[0] for row in online[1:]] == ["Online"]
 
-    response = client.get(f"/console/actions/{action.slug}/paper.csv?bom=1")
+    response = download(client, f"/console/actions/{action.slug}/paper.csv", {"bom": "1"})
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith(
         'attachment; filename="vigil-action-paper-')
@@ -145,4 +147,37 @@ def test_paper_signatures_download_apart(client):
     assert db.session.scalars(select(AuditEntry.verb).where(
         AuditEntry.verb.startswith("export.")).order_by(AuditEntry.id)).all() == [
         "export.signatures", "export.paper"]
-    assert client.get(f"/console/actions/{action.slug}/paper.csv?bom=x").status_code == 422
+    assert download(client, f"/console/actions/{action.slug}/paper.csv", {"bom": "x"}
+                    ).status_code == 422
+
+
+# --- another site can't make the browser download ----------------------------------------
+
+def _no_download(response, status: int) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status
+    assert response.mimetype != "text/csv"
+    assert "Content-Disposition" not in response.headers
+    assert "victim@example.org" not in response.get_data(as_text=True)
+
+
+def test_a_cross_site_get_or_a_post_without_csrf_downloads_nothing(client):
+    """A link, an image or a form on another site, followed by a logged-in organizer's
+    browser (the session cookie is SameSite=Lax: it goes along on a top-level GET)."""
+    action = make_action()
+    make_confirmed_signature(action, email="victim@example.org")
+    paper.upload(action, csv_bytes([["Narges", "Mohammadi", "IR"]]), label="Vigil",
+                 uploaded_by=organizer_of(client, action))
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    for name in ("signatures.csv", "paper.csv"):
+        url = f"/console/actions/{action.slug}/{name}"
+        _no_download(client.get(url, headers=cross_site), 405)
+        _no_download(client.get(url), 405)
+        _no_download(client.post(url, data={"bom": "1"}, headers=cross_site), 400)
+        _no_download(client.post(url, data={"csrf_token": "forged"}), 400)
+        # Even with a token (a browser that leaked it), a cross-site request is refused.
+        _no_download(download(client, url, headers=cross_site), 403)
+        assert download(client, url, headers={"Sec-Fetch-Site": "same-origin"}
+                        ).status_code == 200
+    assert db.session.scalars(select(AuditEntry.verb).where(
+        AuditEntry.verb.startswith("export.")).order_by(AuditEntry.id)).all() == [
+        "export.signatures", "export.paper"]

@@ -82,11 +82,22 @@ def test_every_api_route_is_described_and_nothing_else(app):
     assert described - routes == set(), "described operations the app does not have"
 
 
-def test_operations_that_need_a_token_say_they_may_answer_401():
+def test_operations_that_need_a_token_name_the_scope_the_route_checks(app):
+    """Each security requirement names the scope its route's ``token_required`` asks
+    for, and the operation documents 401 (no token, expired) and 403 (no scope)."""
+    scopes = {(method, openapi_path(rule.rule)):
+              getattr(app.view_functions[rule.endpoint], "required_scope", None)
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
     for method, path in described_operations() - public_operations():
         op = SPEC["paths"][path][method.lower()]
-        assert op.get("security", SPEC["security"]) == [{"bearerAuth": []}], (method, path)
-        assert "401" in op["responses"], (method, path)
+        scope = scopes[(method, path)]
+        assert scope is not None, (method, path)
+        assert op["security"] == [{"bearerAuth": [str(scope)]}], (method, path)
+        assert f"`{scope}` scope" in op["description"], (method, path)
+        assert {"401", "403"} <= op["responses"].keys(), (method, path)
+    for method, path in public_operations():
+        assert scopes[(method, path)] is None, (method, path)
 
 
 @pytest.mark.parametrize(("schema", "body", "valid"), [

@@ -9,11 +9,12 @@ import pytest
 from petitions.models import SignatureStatus, utcnow
 from petitions.services import paper
 from tests.factories import make_action, make_confirmed_signature, make_signature, parse_html
-from tests.organizer_factories import bulk_signatures, csv_bytes, login, make_user
+from tests.organizer_factories import bulk_signatures, csv_bytes, download, login, make_user
 
-PAGES = ["/console/actions/{slug}", "/console/actions/{slug}/signatures.csv",
-         "/console/actions/{slug}/paper", "/console/actions/{slug}/paper.csv",
+PAGES = ["/console/actions/{slug}", "/console/actions/{slug}/paper",
          "/console/actions/{slug}/paper/{batch}/delete"]
+# Downloads are POSTs with the CSRF token (see test_exports.py).
+DOWNLOADS = ["/console/actions/{slug}/signatures.csv", "/console/actions/{slug}/paper.csv"]
 
 
 @pytest.fixture
@@ -25,8 +26,8 @@ def action_with_batch():
     return action, outcome.batch.id
 
 
-def urls(action, batch_id):
-    return [page.format(slug=action.slug, batch=batch_id) for page in PAGES]
+def urls(action, batch_id, pages=PAGES):
+    return [page.format(slug=action.slug, batch=batch_id) for page in pages]
 
 
 def test_anonymous_visitors_are_sent_to_the_login(client, action_with_batch):
@@ -44,6 +45,8 @@ def test_assigned_organizer_and_admin_see_every_page(client, action_with_batch, 
     for url in ["/console/", *urls(action, batch_id)]:
         response = client.get(url)
         assert response.status_code == 200, url
+    for url in urls(action, batch_id, DOWNLOADS):
+        assert download(client, url).status_code == 200, url
 
 
 def test_an_unassigned_organizer_gets_403(client, action_with_batch):
@@ -51,6 +54,8 @@ def test_an_unassigned_organizer_gets_403(client, action_with_batch):
     login(client, make_user("organizer", actions=[make_action()]))
     for url in urls(action, batch_id):
         assert client.get(url).status_code == 403, url
+    for url in urls(action, batch_id, DOWNLOADS):
+        assert download(client, url).status_code == 403, url
     delete = f"/console/actions/{action.slug}/paper/{batch_id}/delete"
     assert client.post(delete, data={}).status_code in (400, 403)
 
@@ -59,7 +64,7 @@ def test_unknown_action_or_batch_is_404(client, action_with_batch):
     action, batch_id = action_with_batch
     login(client, make_user("admin"))
     assert client.get("/console/actions/no-such-action").status_code == 404
-    assert client.get("/console/actions/no-such-action/signatures.csv").status_code == 404
+    assert download(client, "/console/actions/no-such-action/signatures.csv").status_code == 404
     other = make_action()
     assert client.get(f"/console/actions/{other.slug}/paper/{batch_id}/delete").status_code == 404
     assert client.get(f"/console/actions/{action.slug}/paper/999999/delete").status_code == 404

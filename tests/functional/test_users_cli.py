@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from petitions.extensions import db
-from petitions.models import AuditEntry
+from petitions.models import AuditEntry, Scope, utcnow
 from petitions.services import accounts
 from tests.account_factories import (  # noqa: F401 - a fixture
     PASSWORD,
@@ -22,8 +24,8 @@ def _create(runner, *args: str, input: str | None = None):  # type: ignore[no-un
     return runner.invoke(args=["users", "create", *args], input=input)
 
 
-def _token(runner, email: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(args=["users", "token", email])
+def _token(runner, email: str, *options: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(args=["users", "token", email, *options])
 
 
 @pytest.mark.parametrize("role", ["admin", "organizer"])
@@ -103,6 +105,27 @@ def test_token_prints_a_working_token_alone_on_the_last_line(runner):
     for value in row.values():
         assert token not in str(value)
         assert token[len(accounts.TOKEN_PREFIX):] not in str(value)
+
+
+def test_token_takes_scopes_and_an_expiry(runner):
+    make_user(email="amal@example.org")
+    result = _token(runner, "amal@example.org", "--scope", "read", "--scope", "export",
+                    "--expires-days", "30")
+    assert result.exit_code == 0, result.output
+    assert "Scopes: read export;" in result.output
+    db.session.expire_all()
+    record = accounts.find_token(result.output.splitlines()[-1])
+    assert record.scope_list == [Scope.READ, Scope.EXPORT]
+    assert timedelta(days=29) < record.expires_at - utcnow() <= timedelta(days=30)
+
+
+@pytest.mark.parametrize("extra", [["--scope", "admin"], ["--expires-days", "0"],
+                                   ["--expires-days", "many"]])
+def test_token_refuses_unknown_scopes_and_lifetimes(runner, extra):
+    make_user(email="amal@example.org")
+    result = _token(runner, "amal@example.org", *extra)
+    assert result.exit_code == 2
+    assert raw_rows("api_tokens") == []
 
 
 def test_each_token_is_new(runner):

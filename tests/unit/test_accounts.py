@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import g
@@ -11,8 +11,16 @@ from werkzeug.exceptions import Forbidden, NotFound
 
 from petitions.auth.access import managed_action_or_abort, token_required
 from petitions.extensions import db
-from petitions.models import ApiToken, AuditEntry, User, utcnow
-from petitions.services import accounts, staff_sessions
+from petitions.models import (
+    ApiToken,
+    AuditEntry,
+    OutboundEmail,
+    OutboxKind,
+    Scope,
+    User,
+    utcnow,
+)
+from petitions.services import accounts, mail, staff_sessions
 from tests.account_factories import (  # noqa: F401 - a fixture
     PASSWORD,
     cheap_password_hashing,
@@ -25,14 +33,43 @@ pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture
-def lock_after_three(app, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
-    monkeypatch.setitem(app.config, "LOGIN_LOCK_SECONDS", 600)
+def slow_after_three(app, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "LOGIN_FREE_FAILURES", 3)
+    monkeypatch.setitem(app.config, "LOGIN_MAX_DELAY_SECONDS", 30)
+    monkeypatch.setitem(app.config, "LOGIN_ALERT_FAILURES", 1000)
 
 
-def _fail(address: str, times: int) -> None:
+class Clock:
+    """``accounts.utcnow``, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):  # type: ignore[no-untyped-def]
+    fake = Clock()
+    monkeypatch.setattr(accounts, "utcnow", fake)
+    return fake
+
+
+ATTACKER, OWNER = "203.0.113.66", "198.51.100.7"
+
+
+def _fail(address: str, times: int, client: str = ATTACKER) -> list[int | None]:
+    """Wrong passwords from ``client``; the wait each answer imposes."""
+    waits = []
     for _ in range(times):
-        assert accounts.authenticate(address, "not the password at all").user is None
+        result = accounts.authenticate(address, "not the password at all", client=client)
+        assert result.user is None
+        waits.append(result.retry_after)
+    return waits
 
 
 # --- users and passwords -----------------------------------------------------------------
@@ -105,7 +142,7 @@ def test_create_user_is_audited_without_the_address(app):
     assert "audited" not in str(entry.after)
 
 
-# --- logging in and the lock -------------------------------------------------------------
+# --- logging in and the throttle ----------------------------------------------------------
 
 def test_authenticate_accepts_the_right_password_only(app):
     user = make_user(email="right@example.org")
@@ -118,44 +155,81 @@ def test_authenticate_accepts_the_right_password_only(app):
 def test_unknown_address_and_invalid_input_are_just_a_failed_login(app):
     for address in ("nobody@example.org", "not an address", ""):
         result = accounts.authenticate(address, PASSWORD)
-        assert result.user is None and not result.locked
+        assert result.user is None and result.retry_after is None
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(app, lock_after_three):
-    user = make_user(email="locked@example.org")
-    _fail("locked@example.org", 3)
-    result = accounts.authenticate("locked@example.org", PASSWORD)
-    assert result.user is None and result.locked
-    locked_until = fresh(User, user.id).locked_until
-    assert locked_until is not None
-    assert timedelta(seconds=590) < locked_until - utcnow() <= timedelta(seconds=600)
+def test_failures_from_one_client_do_not_stop_the_owner_elsewhere(app, slow_after_three,
+                                                                   clock):
+    """The old lock: five wrong passwords from anywhere locked the owner out everywhere."""
+    user = make_user(email="targeted@example.org")
+    _fail("targeted@example.org", 10)
+    result = accounts.authenticate("targeted@example.org", PASSWORD, client=OWNER)
+    assert result.user is not None and result.user.id == user.id
+    # ...and the attacker is still being made to wait.
+    assert accounts.authenticate("targeted@example.org", PASSWORD,
+                                 client=ATTACKER).retry_after
 
 
-def test_the_lock_ends_after_its_time(app, lock_after_three):
-    user = make_user(email="later@example.org")
-    _fail("later@example.org", 3)
-    assert accounts.authenticate("later@example.org", PASSWORD).locked
-    user = fresh(User, user.id)
-    user.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    result = accounts.authenticate("later@example.org", PASSWORD)
-    assert result.user is not None and not result.locked
-    user = fresh(User, user.id)
-    assert user.locked_until is None and user.failed_logins == 0
+def test_a_failing_client_waits_longer_and_longer_and_is_not_checked_meanwhile(
+        app, slow_after_three, clock):
+    make_user(email="slowed@example.org")
+    assert _fail("slowed@example.org", 3) == [None, None, 2]
+    # While it waits, not even the right password is tried.
+    early = accounts.authenticate("slowed@example.org", PASSWORD, client=ATTACKER)
+    assert early.user is None and early.retry_after == 2
+    waits = []
+    for _ in range(5):
+        clock.advance(waits[-1] if waits else 2)
+        [wait] = _fail("slowed@example.org", 1)
+        waits.append(wait)
+    assert waits == [4, 8, 16, 30, 30]  # doubling, up to LOGIN_MAX_DELAY_SECONDS
+    clock.advance(30)
+    assert accounts.authenticate("slowed@example.org", PASSWORD,
+                                 client=ATTACKER).user is not None
 
 
-def test_a_successful_login_resets_the_count_of_failures(app, lock_after_three):
+def test_an_unknown_address_is_slowed_like_an_account(app, slow_after_three, clock):
+    make_user(email="exists@example.org")
+    assert _fail("exists@example.org", 5) == _fail("nobody@example.org", 5) == [
+        None, None, 2, 2, 2]
+    rows = raw_rows("login_throttles")
+    assert len(rows) == 2
+    for row in rows:
+        assert ATTACKER not in str(row) and "example.org" not in str(row)
+
+
+def test_a_successful_login_forgives_its_own_client_only(app, slow_after_three, clock):
     make_user(email="reset@example.org")
+    _fail("reset@example.org", 2, client=OWNER)
     _fail("reset@example.org", 2)
-    assert accounts.authenticate("reset@example.org", PASSWORD).user is not None
-    _fail("reset@example.org", 2)
-    assert accounts.authenticate("reset@example.org", PASSWORD).user is not None
+    assert accounts.authenticate("reset@example.org", PASSWORD, client=OWNER).user is not None
+    assert _fail("reset@example.org", 2, client=OWNER) == [None, None]
+    assert _fail("reset@example.org", 1) == [2]
 
 
-def test_failures_made_at_the_same_time_all_count(app, lock_after_three, monkeypatch):
+def test_an_ipv6_client_is_its_64(app, slow_after_three, clock):
+    """Hopping addresses within the /64 a machine holds gains no fresh attempts."""
+    make_user(email="hopped@example.org")
+    waits = [_fail("hopped@example.org", 1, client=f"2001:db8:1:2::{n}")[0] for n in range(4)]
+    assert waits == [None, None, 2, 2]
+    assert _fail("hopped@example.org", 1, client="2001:db8:1:3::1") == [None]
+
+
+def test_failures_are_forgotten_after_a_day(app, slow_after_three, clock):
+    make_user(email="patient@example.org")
+    _fail("patient@example.org", 3)
+    clock.advance(24 * 3600 + 1)
+    assert _fail("patient@example.org", 2) == [None, None]
+    # ...and the old rows are gone, here on a successful login.
+    clock.advance(24 * 3600 + 1)
+    assert accounts.authenticate("patient@example.org", PASSWORD, client=OWNER).user
+    assert raw_rows("login_throttles") == []
+
+
+def test_failures_made_at_the_same_time_all_count(app, slow_after_three, clock, monkeypatch):
     """Two wrong passwords tried in parallel both count: the counter is increased in the
-    database, not from the value this request read before checking the password."""
-    user = make_user(email="parallel@example.org")
+    database, not from a value this request read before checking the password."""
+    make_user(email="parallel@example.org")
     verify = accounts._verify
     parallel = []
 
@@ -163,15 +237,41 @@ def test_failures_made_at_the_same_time_all_count(app, lock_after_three, monkeyp
         if not parallel:
             parallel.append(True)
             with db.engine.begin() as other:
-                other.execute(text("UPDATE users SET failed_logins = failed_logins + 1 "
-                                   "WHERE id = :id"), {"id": user.id})
+                other.execute(text("UPDATE login_throttles SET failures = failures + 1"))
         return verify(password_hash, password)
 
+    _fail("parallel@example.org", 1)
     monkeypatch.setattr(accounts, "_verify", verify_while_another_attempt_fails)
-    _fail("parallel@example.org", 1)
-    assert fresh(User, user.id).failed_logins == 2
-    _fail("parallel@example.org", 1)
-    assert accounts.authenticate("parallel@example.org", PASSWORD).locked
+    assert _fail("parallel@example.org", 1) == [2]
+    assert raw_rows("login_throttles")[0]["failures"] == 3
+
+
+def _login_alerts() -> list[OutboundEmail]:
+    return list(db.session.scalars(select(OutboundEmail)
+                                   .where(OutboundEmail.kind == OutboxKind.LOGIN_ALERT)))
+
+
+def test_the_owner_gets_one_alert_when_their_account_is_attacked(app, slow_after_three,
+                                                                  clock, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_ALERT_FAILURES", 6)
+    user = make_user(email="watched@example.org")
+    _fail("nobody@example.org", 10)  # no account, nobody to tell
+    for client in ("203.0.113.1", "203.0.113.2"):
+        _fail("watched@example.org", 2, client=client)
+    assert _login_alerts() == []
+    _fail("watched@example.org", 2, client="203.0.113.3")
+    for client in ("203.0.113.4", "203.0.113.5", "203.0.113.6"):
+        _fail("watched@example.org", 3, client=client)
+    [alert] = _login_alerts()
+    message = mail.build_message(alert)
+    assert message["To"].addresses[0].addr_spec == user.email
+    body = message.get_body(("plain",)).get_content()
+    assert "6 times" in body
+    assert "203.0.113" not in message.as_string()
+    clock.advance(3 * 3600)  # later the same day: no second email
+    _fail("watched@example.org", 3, client="203.0.113.7")
+    _fail("watched@example.org", 3, client="203.0.113.8")
+    assert len(_login_alerts()) == 1
 
 
 def test_a_deactivated_user_cannot_log_in(app):
@@ -311,7 +411,7 @@ def _call_with_token(app, view, token: str | None, scheme: str = "Bearer"):  # t
 def test_token_required_lets_in_the_token_owner_only(app):
     user = make_user()
     _, token = accounts.create_token(user)
-    view = token_required()(lambda: "let in")
+    view = token_required(Scope.READ)(lambda: "let in")
     assert _call_with_token(app, view, token) == ("let in", user)
     assert _call_with_token(app, view, token, scheme="bearer") == ("let in", user)
     for token_given, scheme in ((None, "Bearer"), ("", "Bearer"), (token, "Basic"),
@@ -324,10 +424,56 @@ def test_token_required_lets_in_the_token_owner_only(app):
 
 def test_token_required_for_admins_refuses_an_organizer(app):
     organizer, admin = make_user(), make_user("admin")
-    view = token_required(admin=True)(lambda: "let in")
+    view = token_required(Scope.WRITE, admin=True)(lambda: "let in")
     (response, status), _ = _call_with_token(app, view, accounts.create_token(organizer)[1])
     assert status == 403 and response.json["error"]["status"] == 403
     assert _call_with_token(app, view, accounts.create_token(admin)[1])[0] == "let in"
+
+
+def test_token_required_refuses_a_token_without_the_scope(app):
+    user = make_user()
+    _, reader = accounts.create_token(user, scopes=["read"])
+    _, exporter = accounts.create_token(user, scopes=["export", "read"])
+    export_view = token_required(Scope.EXPORT)(lambda: "exported")
+    (response, status), api_user = _call_with_token(app, export_view, reader)
+    assert status == 403 and api_user is None
+    assert response.json["error"]["message"] == "This API token lacks the “export” scope."
+    assert _call_with_token(app, export_view, exporter) == ("exported", user)
+    (_, status), _ = _call_with_token(app, token_required(Scope.WRITE)(lambda: "x"), exporter)
+    assert status == 403
+
+
+def test_token_required_refuses_an_expired_token(app, monkeypatch):
+    user = make_user()
+    record, token = accounts.create_token(user, expires_days=30)
+    assert timedelta(days=29) < record.expires_at - utcnow() <= timedelta(days=30)
+    view = token_required(Scope.READ)(lambda: "let in")
+    assert _call_with_token(app, view, token)[0] == "let in"
+    record = fresh(ApiToken, record.id)
+    record.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    (response, status), api_user = _call_with_token(app, view, token)
+    assert status == 401 and api_user is None
+    assert "expired" in response.json["error"]["message"]
+    assert accounts.user_for_token(token) is None
+
+
+def test_tokens_last_api_token_days_and_have_every_scope_unless_told(app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_TOKEN_DAYS", 7)
+    record, _ = accounts.create_token(make_user())
+    assert record.scope_list == [Scope.READ, Scope.EXPORT, Scope.WRITE]
+    assert timedelta(days=6) < record.expires_at - utcnow() <= timedelta(days=7)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.verb == "token.create"))
+    assert entry.after["scopes"] == "read export write"
+
+
+@pytest.mark.parametrize(("scopes", "days", "message"), [
+    ([], None, "at least one scope"), (["admin"], None, "Unknown scope"),
+    (["read"], 0, "from 1 to"), (["read"], 100000, "from 1 to")])
+def test_create_token_refuses_bad_scopes_and_lifetimes(app, scopes, days, message):
+    with pytest.raises(accounts.AccountError, match=message):
+        accounts.create_token(make_user(), scopes=scopes, expires_days=days)
+    assert raw_rows("api_tokens") == []
 
 
 def test_managed_action_or_abort(app):
