@@ -17,7 +17,7 @@ from petitions.models import Action, Signature, SignatureStatus, User, utcnow
 from petitions.services import accounts, counting
 from petitions.services.signing import email_digest
 from tests.account_factories import log_in
-from tests.factories import csrf_token, post_form
+from tests.factories import csrf_token
 
 PASSWORD = "a long enough test password"
 _sequence = itertools.count(1)
