@@ -63,7 +63,7 @@ def _formdata() -> object:
 @bp.route("/network", methods=["GET", "POST"])
 def network_join() -> tuple[str, int] | Response:
     form = JoinForm(formdata=_formdata())
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like GET
         return render_template("public/network.html", form=form), 200
     if not form.validate_on_submit():
         return render_template("public/network.html", form=form), 422
