@@ -113,3 +113,41 @@ def test_no_public_page_scrolls_sideways(new_page, live_server, app: Flask,
     if scroll_width(page) != width:
         wide["action-errors"] = scroll_width(page)
     assert wide == {}, f"pages wider than {width} px in {lang}: {wide}"
+
+
+IN_VIEW = """el => { const box = el.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= innerHeight
+        && box.left >= 0 && box.right <= innerWidth; }"""
+
+
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_on_a_phone_the_way_to_sign_is_on_the_first_screen(new_page, live_server,
+                                                          app: Flask,
+                                                          monkeypatch: pytest.MonkeyPatch, lang):
+    bot_checks_on(app, monkeypatch)
+    action = campaign_action()
+    page = new_page(PHONE_390)
+    page.goto(f"{live_server}/actions/{action.slug}?lang={lang}")
+    link = page.locator("a[href='#sign']")
+    assert link.evaluate(IN_VIEW)
+    link.click()
+    assert page.locator("#first_name").evaluate(IN_VIEW)
+
+
+@pytest.mark.parametrize(("lang", "viewport"), [("en", PHONE_390), ("fa", PHONE_390),
+                                                ("ar", DESKTOP_1280)])
+def test_after_a_failed_submission_the_error_summary_has_focus(new_page, live_server,
+                                                               app: Flask,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               lang, viewport):
+    bot_checks_on(app, monkeypatch, min_fill=0)
+    action = campaign_action()
+    page = new_page(viewport)
+    page.goto(f"{live_server}/actions/{action.slug}?lang={lang}")
+    page.wait_for_function("() => document.querySelector('[name=pow_solution]').value")
+    page.fill("#first_name", "Leila")
+    page.locator(".sign button[type=submit]").click()
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.matches('.error-summary')")
+    assert page.locator(".error-summary").evaluate(IN_VIEW)
+    assert page.locator("#first_name").input_value() == "Leila"
