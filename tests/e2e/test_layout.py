@@ -12,7 +12,7 @@ from flask import Flask
 
 from petitions.extensions import db
 from petitions.i18n import LANGUAGES
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import axe_violations, screenshot
 from tests.factories import age_signature, confirmation_token, make_action, make_signature
 from tests.security_factories import bot_checks_on
 
@@ -20,7 +20,8 @@ pytestmark = pytest.mark.e2e
 
 PHONE_390 = {"width": 390, "height": 844}
 DESKTOP_1280 = {"width": 1280, "height": 900}
-# The pages the screenshots of issue 15 show, in the languages that show the most.
+# The pages the screenshots of issue 15 show, in the languages that show the most; they
+# are checked with axe-core too.
 SCREENSHOT_PAGES = {"action", "widget", "thank-you"}
 SCREENSHOT_LANGUAGES = {"en", "fa", "ar"}
 
@@ -104,6 +105,8 @@ def test_no_public_page_scrolls_sideways(new_page, live_server, app: Flask,
             wide[name] = scroll_width(page)
         if name in SCREENSHOT_PAGES and lang in SCREENSHOT_LANGUAGES:
             screenshot(page, f"{lang}-{name}-bot-checks")
+            # The honeypot and the proof of work's status are part of these pages too.
+            assert axe_violations(page) == [], name
 
     # The action page showing a failed submission's errors.
     page.goto(f"{live_server}/actions/{action.slug}?lang={lang}")
