@@ -32,7 +32,11 @@ seed: migrate
 	$(BIN)/flask demo seed
 
 ## Web app, Celery worker and scheduler in the foreground; Ctrl-C stops all three.
+## `PORT=8000 make run` serves on another port; the links in emails (BASE_URL) follow
+## it unless BASE_URL is set too.
+RUN_PORT = $(or $(PORT),5000)
 run: seed
+	PORT=$(RUN_PORT) BASE_URL="$(or $(BASE_URL),http://127.0.0.1:$(RUN_PORT))" \
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho --procfile Procfile.dev start
 
 ## The whole test suite (real PostgreSQL, Redis and SMTP where available; CI=true requires them).

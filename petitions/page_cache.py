@@ -106,7 +106,7 @@ def serve(produce: Callable[[], Rendered], *, by_language: bool = True) -> Respo
     of the cost of a hit.
     """
     ttl = current_app.config["PUBLIC_CACHE_SECONDS"]
-    if not ttl or request.method != "GET":
+    if not ttl or request.method not in ("GET", "HEAD"):
         return current_app.make_response(produce())
     cache: PageCache = current_app.extensions[EXTENSION]
     language = str(get_locale()) if by_language else ""

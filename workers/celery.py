@@ -4,9 +4,11 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 
 from petitions import create_app
 from petitions.services import mail
+from workers.logs import quiet_scheduled_runs
 
 flask_app = create_app()
 app = flask_app.extensions["celery"]
+quiet_scheduled_runs(app)
 
 
 @worker_process_shutdown.connect

@@ -44,7 +44,7 @@ def login() -> Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like GET
         return render_template("auth/login.html", form=form), 200
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422

@@ -71,7 +71,7 @@ def network_join() -> tuple[str, int] | Response:
     """Joining the network sends an email, as signing does: the same rate limits
     (petitions/security.py) and bot checks guard it."""
     form = JoinForm(formdata=_formdata())
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like GET
         return _render_join(form, 200)
     verdict = botcheck.screen(botcheck.network_form())
     if verdict is botcheck.Verdict.BOT:  # the answer a person gets; nothing is stored

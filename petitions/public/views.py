@@ -71,7 +71,7 @@ def index() -> Response:
 @bp.route("/actions/<slug>", methods=["GET", "POST"])
 def action(slug: str) -> tuple[str, int] | Response:
     locale = str(get_locale())
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like GET: only a POST signs
         return page_cache.serve(
             lambda: _render_action(_load(slug), SignatureForm(locale=locale)))
     action = _load(slug)
@@ -175,7 +175,7 @@ def embed(slug: str) -> tuple[str, int] | Response:
     session cookie, so a token could never be checked there. A forged signature
     would still need its confirmation link, which only the inbox receives."""
     locale = str(get_locale())
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like GET: only a POST signs
         return page_cache.serve(lambda: _render_embed(
             _load(slug), SignatureForm(locale=locale, meta={"csrf": False})))
     action = _load(slug)

@@ -188,6 +188,11 @@ def test_the_console_shows_the_qr_code_and_the_snippet_to_embed(client):
     assert section.find("label", **{"for": "embed-code"})
     assert re.search(rf'<iframe src="http://petitions.test/actions/{action.slug}/embed"',
                      code.text)
+    # The script that sizes the frame to the widget, from our own origin (no inline script).
+    assert '<script src="http://petitions.test/static/js/embed.js" async></script>' in code.text
+    assert client.get("/static/js/embed.js").status_code == 200
+    widget = _page(client, f"/actions/{action.slug}/embed")
+    assert widget.find("script", src="/static/js/widget.js") is not None
     assert f"/api/v1/actions/{action.slug}/count" in section.text
 
 
