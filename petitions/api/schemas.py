@@ -127,6 +127,10 @@ def _targets(value: Any) -> list[TargetInput]:
                 or not item.keys() <= set(TARGET_KEYS)
                 or not all(isinstance(v, str) for v in item.values())):
             raise FieldError(message)
+        if "email" in item and not item["email"]:
+            # The service takes "" for "no address"; the description promises an address.
+            raise FieldError(gettext("A target's email, when given, must be an address; "
+                                     "leave it out for none."))
         targets.append(TargetInput(**item))
     return targets
 

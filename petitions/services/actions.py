@@ -150,9 +150,10 @@ def create_action(*, slug: str, title: str, targets: list[TargetInput], goal: in
                   deadline: date | None = None, language: str = "en",
                   publish: bool = False, organizers: list[User] | None = None,
                   actor: User | None = None, via: str = "cli") -> Action:
+    # Every field, through the same checks as an update.
     _check_fields({"slug": slug, "title": title, "targets": targets, "goal": goal,
-                   "body": body, "summary": summary, "deadline": deadline,
-                   "language": language})
+                   "body": body, "summary": summary, "demands": demands or [],
+                   "deadline": deadline, "language": language})
     if db.session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
         raise SlugTakenError(f"the slug {slug!r} is taken", field="slug")
     action = Action(slug=slug, title=title.strip(), summary=summary.strip(), body=body,

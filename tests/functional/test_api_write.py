@@ -167,6 +167,8 @@ def test_values_of_the_wrong_type_are_field_errors(client, admin_headers, field,
     ("targets", []),
     ("targets", [{"name": "  "}]),
     ("targets", [{"name": "Minister", "email": "not an address"}]),
+    ("targets", [{"name": "Minister", "email": ""}]),
+    ("demands", ["Release them.", "Drop\x00 the charges."]),
 ])
 def test_the_services_rules_are_field_errors(client, admin_headers, field, value):
     response = client.post("/api/v1/actions", json=action_body(**{field: value}),
