@@ -89,12 +89,12 @@ def json_response(description: str, schema: dict[str, Any],
     return response
 
 
-def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def query_parameter(name: str, description: str) -> dict[str, Any]:
+    """An optional query parameter of the export; its schema is the one the API checks
+    values against (``schemas.EXPORT_PARAMETERS``)."""
     return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}
+            "schema": schemas.EXPORT_PARAMETERS[name].schema}
 
-
-FLAG_VALUES = ["1", "0", "true", "false", "yes", "no", "on", "off"]
 
 SLUG_PARAMETER = {"name": "slug", "in": "path", "required": True,
                   "description": "The action's slug.", "schema": {"type": "string"}}
@@ -315,15 +315,12 @@ PATHS: dict[str, dict[str, Any]] = {
                         "updates_opt_in, confirmed_at; oldest confirmation first.",
             parameters=[
                 query_parameter("since", "Only signatures confirmed on or after this UTC "
-                                         "day.", {"type": "string", "format": "date"}),
+                                         "day."),
                 query_parameter("country", "Only signers from this country (ISO 3166-1 "
-                                           "alpha-2).",
-                                {"type": "string", "pattern": "^[A-Za-z]{2}$"}),
-                query_parameter("opted_in", "1: only signers who asked for updates.",
-                                {"type": "string", "enum": FLAG_VALUES}),
+                                           "alpha-2, upper or lower case)."),
+                query_parameter("opted_in", "1: only signers who asked for updates."),
                 query_parameter("bom", "1: start with a UTF-8 byte-order mark, which "
-                                       "spreadsheet programs need to read UTF-8.",
-                                {"type": "string", "enum": FLAG_VALUES}),
+                                       "spreadsheet programs need to read UTF-8."),
             ],
             responses={200: {
                 "description": "The signatures, one a row after a header row.",

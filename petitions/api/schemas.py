@@ -18,6 +18,7 @@ from typing import Any
 from flask import request
 from flask_babel import gettext
 
+from petitions import countries
 from petitions.models import ActionStatus, Role, User
 from petitions.services import accounts
 from petitions.services.actions import LANGUAGES, SLUG_PATTERN, TargetInput
@@ -234,3 +235,61 @@ def request_schema(fields: Mapping[str, Field], required: frozenset[str] = froze
     if required:
         schema["required"] = sorted(required)
     return schema
+
+
+# --- the export's query parameters -------------------------------------------------------
+
+FLAG_VALUES = ("1", "0", "true", "false", "yes", "no", "on", "off")
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter: its JSON Schema (for the description), whether a value
+    conforms to it, and what to tell a client whose value does not."""
+
+    schema: dict[str, Any]
+    conforms: Callable[[str], bool]
+    message: Callable[[], str]
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return _DATE.fullmatch(value) is not None and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+def _one_of(values: tuple[str, ...]) -> Callable[[str], bool]:
+    return frozenset(values).__contains__
+
+
+# The codes as the export service reads them (it upper-cases), in both cases.
+_COUNTRY_VALUES = tuple(sorted(countries.CODES)) + tuple(sorted(c.lower() for c in countries.CODES))
+
+EXPORT_PARAMETERS: dict[str, QueryParameter] = {
+    "since": QueryParameter(
+        {"type": "string", "format": "date"}, _is_date,
+        lambda: gettext("Give a real date as YYYY-MM-DD, e.g. 2026-11-26.")),
+    "country": QueryParameter(
+        {"type": "string", "enum": list(_COUNTRY_VALUES)}, _one_of(_COUNTRY_VALUES),
+        lambda: gettext("Give a country as its two-letter ISO code, e.g. FR.")),
+    "opted_in": QueryParameter(
+        {"type": "string", "enum": list(FLAG_VALUES)}, _one_of(FLAG_VALUES),
+        lambda: gettext("Use 1 for yes or 0 for no.")),
+    "bom": QueryParameter(
+        {"type": "string", "enum": list(FLAG_VALUES)}, _one_of(FLAG_VALUES),
+        lambda: gettext("Use 1 for yes or 0 for no.")),
+}
+
+
+def check_query(args: Mapping[str, str], parameters: Mapping[str, QueryParameter]) -> None:
+    """422 naming each parameter present with a value its schema does not allow.
+
+    The console's export form sends empty fields for "no filter", and the service
+    reading both is lenient about case and spaces; an API client gets exactly what
+    the description says, so a parameter is either left out or a documented value.
+    """
+    errors = {name: parameter.message() for name, parameter in parameters.items()
+              if name in args and not parameter.conforms(args[name])}
+    if errors:
+        raise RequestRejected(422, gettext("Some filters are not valid."), errors)
