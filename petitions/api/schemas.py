@@ -176,7 +176,8 @@ TARGET_SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "title": {"type": "string", "maxLength": 200},
         "organization": {"type": "string", "maxLength": 200},
-        "email": {"type": "string", "format": "email", "maxLength": 320},
+        # 254: the longest address SMTP carries (RFC 5321), and the service's limit.
+        "email": {"type": "string", "format": "email", "maxLength": 254},
     },
     "required": ["name"],
     "additionalProperties": False,
