@@ -41,6 +41,9 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     415: ("UnsupportedMediaType", "The body is not sent as application/json."),
     422: ("ValidationFailed", "Some fields or query parameters are missing or not valid; "
                               "`fields` says which and why."),
+    429: ("TooManyRequests", "Too many requests with this token (without one: from this "
+                             "address) in a short time; try again after `Retry-After` "
+                             "seconds."),
 }
 
 
@@ -51,6 +54,10 @@ def error_response(code: int) -> tuple[str, dict[str, Any]]:
     if code == 401:
         response["headers"] = {"WWW-Authenticate": {"required": True,
                                                     "schema": {"type": "string"}}}
+    if code == 429:
+        response["headers"] = {"Retry-After": {"required": True,
+                                               "schema": {"type": "string",
+                                                          "pattern": "^[0-9]+$"}}}
     return name, response
 
 
@@ -62,8 +69,9 @@ def operation(operation_id: str, summary: str, *, responses: dict[int, dict[str,
     """An operation object. ``responses`` are its successes; ``errors`` the error
     statuses it may answer with, each pointing at its shared response. A ``public``
     operation needs no token (``security: []``); the others need a bearer token and
-    may answer 401."""
+    may answer 401. Every operation is rate limited (``API_RATE_LIMIT``): 429."""
     all_responses: dict[str, Any] = {str(code): body for code, body in responses.items()}
+    errors = (*errors, 429)
     if not public:
         errors = (401, *errors)
     for code in sorted(errors):
@@ -127,6 +135,9 @@ SCHEMAS: dict[str, Any] = {
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "On 409 and 422: the reason for each "
                                           "bad field or parameter, by its name."},
+                "retry_after": {"type": "integer", "minimum": 1,
+                                "description": "On 429: seconds to wait before trying "
+                                               "again."},
             },
             "required": ["status", "message"],
             "additionalProperties": False,
