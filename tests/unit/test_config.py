@@ -16,6 +16,7 @@ from config import (
     production_notices,
 )
 from petitions import create_app
+from petitions.crypto import generate_key
 from petitions.proxies import TrustedProxyFix
 
 
@@ -219,6 +220,26 @@ def test_create_app_takes_forwarding_headers_from_the_trusted_proxies_only(tmp_p
     assert isinstance(app.wsgi_app, TrustedProxyFix)
     assert app.wsgi_app.is_trusted("10.0.0.2") and not app.wsgi_app.is_trusted("10.0.0.3")
     app.extensions["celery"].close()
+
+
+def test_production_startup_logs_that_the_app_port_must_not_be_public(clean_environment,
+                                                                       tmp_path, caplog):
+    previous = current_celery._get_current_object()
+    try:
+        app = create_app({**production_config(), "APP_ENV": "production",
+                          "PII_ENCRYPTION_KEYS": [generate_key()],
+                          "PII_INDEX_KEY": generate_key(),
+                          "DATABASE_URL": "postgresql://petitions@127.0.0.1:1/petitions",
+                          "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+                          "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/1",
+                          "TRUSTED_PROXIES": 1, "TRUSTED_PROXY_ADDRESSES": ["10.0.0.2"],
+                          "INSTANCE_PATH": str(tmp_path / "instance")})
+    finally:  # leave Celery's current app as the rest of the suite has it
+        previous.set_current()
+        previous.set_default()
+    app.extensions["celery"].close()
+    assert any("10.0.0.2" in record.getMessage() and "port" in record.getMessage()
+               for record in caplog.records if record.levelname == "WARNING")
 
 
 def test_production_lists_every_problem_at_once():
