@@ -101,6 +101,9 @@ def _string_list(value: Any) -> list[str]:
 
 
 def _integer(value: Any) -> int:
+    # JSON Schema counts 5000.0 as an integer, and so does the description.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise FieldError(gettext("Must be a whole number."))
     return value
@@ -170,12 +173,15 @@ def _choice(values: tuple[str, ...]) -> Callable[[Any], str]:
 
 # --- the fields of an action -------------------------------------------------------------
 
+# No text may hold NUL: PostgreSQL can't store it, and the service refuses it.
+NO_NUL = "^[^\\u0000]*$"
+
 TARGET_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "title": {"type": "string", "maxLength": 200},
-        "organization": {"type": "string", "maxLength": 200},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+        "title": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+        "organization": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
         # 254: the longest address SMTP carries (RFC 5321), and the service's limit.
         "email": {"type": "string", "format": "email", "maxLength": 254},
     },
@@ -186,11 +192,12 @@ TARGET_SCHEMA: dict[str, Any] = {
 _COMMON_FIELDS: dict[str, Field] = {
     "slug": Field({"type": "string", "pattern": SLUG_PATTERN.pattern, "maxLength": 80,
                    "description": "The action's address: /actions/<slug>."}, _string),
-    "title": Field({"type": "string", "minLength": 1, "maxLength": 200}, _string),
-    "summary": Field({"type": "string", "maxLength": 500}, _string),
-    "body": Field({"type": "string", "maxLength": 100_000,
+    "title": Field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+                   _string),
+    "summary": Field({"type": "string", "maxLength": 500, "pattern": NO_NUL}, _string),
+    "body": Field({"type": "string", "maxLength": 100_000, "pattern": NO_NUL,
                    "description": "The appeal text, in Markdown."}, _string),
-    "demands": Field({"type": "array", "items": {"type": "string"},
+    "demands": Field({"type": "array", "items": {"type": "string", "pattern": NO_NUL},
                       "description": "The demands, shown as a list beside the appeal."},
                      _string_list),
     "targets": Field({"type": "array", "items": TARGET_SCHEMA, "minItems": 1,
