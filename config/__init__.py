@@ -8,6 +8,7 @@ import time: ``petitions.create_app`` calls ``load_settings`` when it builds an 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ def _bool(value: str) -> bool:
 
 def _list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _networks(value: str) -> list[str]:
+    """Comma-separated IP addresses or networks (``10.0.0.0/8``), each one checked."""
+    items = _list(value)
+    for item in items:
+        ipaddress.ip_network(item, strict=False)  # its ValueError names the bad item
+    return items
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_PASSWORD", str, None, "SMTP password."),
     Setting("MAIL_USE_TLS", _bool, False, "STARTTLS after connecting."),
     Setting("MAIL_USE_SSL", _bool, False, "Implicit TLS (SMTPS, usually port 465)."),
+    Setting("MAIL_ALLOW_PLAINTEXT", _bool, False,
+            "Production: allow an SMTP server on another machine without `MAIL_USE_TLS` or "
+            "`MAIL_USE_SSL` (a relay on this machine needs no TLS)."),
     Setting("MAIL_TIMEOUT", float, 10.0, "Seconds before an SMTP connection attempt gives up."),
     Setting("MAIL_CONNECTION_IDLE_SECONDS", float, 30.0,
             "Each worker process keeps its SMTP connection open between emails; one unused "
@@ -133,6 +145,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_TOKEN_DAYS", int, 90, "How long a new API token is valid unless told."),
     Setting("TRUSTED_PROXIES", int, 0,
             "How many reverse proxies in front of the app set X-Forwarded-For (0: none)."),
+    Setting("TRUSTED_PROXY_ADDRESSES", _networks, ["127.0.0.1", "::1"],
+            "With `TRUSTED_PROXIES` above 0: addresses or networks (e.g. `10.0.0.0/8`) of "
+            "the proxy that connects to the app. Forwarding headers from anyone else are "
+            "ignored."),
     Setting("RATELIMIT_ENABLED", _bool, True,
             "Rate limits on signing, joining the network, resending, logging in and the API "
             "(Flask-Limiter)."),
@@ -262,5 +278,44 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append("RATELIMIT_STORAGE_URI (or REDIS_URL) must point at Redis")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: choose one")
+    if (config["MAIL_SERVER"] and not config.get("MAIL_USE_TLS")
+            and not config.get("MAIL_USE_SSL") and not config.get("MAIL_ALLOW_PLAINTEXT")
+            and not _is_loopback(config["MAIL_SERVER"])):
+        # Every confirmation link and every signer's address would cross the network
+        # in clear.
+        problems.append("MAIL_SERVER is on another machine: set MAIL_USE_TLS or MAIL_USE_SSL "
+                        "(or MAIL_ALLOW_PLAINTEXT=true for a relay on a network you trust)")
+    if config.get("TRUSTED_PROXIES"):
+        networks = [ipaddress.ip_network(item, strict=False)
+                    for item in config.get("TRUSTED_PROXY_ADDRESSES") or []]
+        if not networks:
+            problems.append("TRUSTED_PROXY_ADDRESSES must name the reverse proxy's address "
+                            "when TRUSTED_PROXIES is above 0")
+        if any(network.prefixlen == 0 for network in networks):
+            problems.append("TRUSTED_PROXY_ADDRESSES must not take in every address: anyone "
+                            "could then choose the address they sign from")
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def production_notices(config: Mapping[str, Any]) -> list[str]:
+    """What production logs at startup about its deployment: things the app can't check
+    from inside, and that must hold for its rate limits and IP digests to mean anything."""
+    if not config.get("TRUSTED_PROXIES"):
+        return ["TRUSTED_PROXIES is 0: the address of whatever connects to the app is taken "
+                "as the client's. Behind a reverse proxy every signer would share its "
+                "address; set TRUSTED_PROXIES (docs/configuration.md)."]
+    return ["Forwarding headers are taken only from TRUSTED_PROXY_ADDRESSES ("
+            + ", ".join(config.get("TRUSTED_PROXY_ADDRESSES") or []) + "). The app's port "
+            "must be reachable from the reverse proxy only, never from the internet "
+            "(docs/deployment.md)."]
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: mail to it does not cross a network."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import check_production, load_settings
+from config import check_production, load_settings, production_notices
+from petitions.proxies import TrustedProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,9 +27,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["APP_ENV"] == "production":
         check_production(app.config)
     _configure_logging(app)
+    if app.config["APP_ENV"] == "production":
+        for notice in production_notices(app.config):
+            app.logger.warning(notice)
     if app.config["TRUSTED_PROXIES"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
-                                x_proto=1, x_host=1)
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, proxies=app.config["TRUSTED_PROXIES"],
+                                       trusted=app.config["TRUSTED_PROXY_ADDRESSES"])
 
     from petitions import cli, errors, i18n, page_cache, security
     from petitions.crypto import init_vault

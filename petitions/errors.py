@@ -37,17 +37,24 @@ ERROR_TEXTS = {
 }
 
 
-def _handle_http(error: HTTPException) -> tuple[Response | str, int]:
+def _headers(error: HTTPException) -> list[tuple[str, str]]:
+    """The headers the exception carries (``Allow`` on a 405, ``WWW-Authenticate`` on a
+    401, ``Retry-After``...), without its HTML content type: our answer sets its own."""
+    return [(name, value) for name, value in error.get_headers()
+            if name.lower() != "content-type"]
+
+
+def _handle_http(error: HTTPException) -> tuple[Response | str, int, list[tuple[str, str]]]:
     status = error.code or 500
     if _wants_json():
-        return api_error(status, error.description or error.name)
+        return (*api_error(status, error.description or error.name), _headers(error))
     title, message = error.name, error.description
     if status in ERROR_TEXTS:
         title = str(ERROR_TEXTS[status][0])
         if error.description == type(error).description:
             message = str(ERROR_TEXTS[status][1])
     return render_template("errors/error.html", status=status, title=title,
-                           message=message), status
+                           message=message), status, _headers(error)
 
 
 def _handle_csrf(error: CSRFError) -> tuple[Response | str, int]:
@@ -59,7 +66,7 @@ def _handle_csrf(error: CSRFError) -> tuple[Response | str, int]:
                            message=message), 400
 
 
-def _handle_unexpected(error: Exception) -> tuple[Response | str, int]:
+def _handle_unexpected(error: Exception) -> tuple[Response | str, int, list[tuple[str, str]]]:
     # The route's pattern, not the path: a path can carry a confirmation token.
     route = request.url_rule.rule if request.url_rule else "(no route)"
     log.exception("Unhandled error on %s %s", request.method, route)

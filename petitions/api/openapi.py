@@ -42,6 +42,9 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     415: ("UnsupportedMediaType", "The body is not sent as application/json."),
     422: ("ValidationFailed", "Some fields or query parameters are missing or not valid; "
                               "`fields` says which and why."),
+    429: ("TooManyRequests", "Too many requests with this token (without one: from this "
+                             "address) in a short time; try again after `Retry-After` "
+                             "seconds."),
 }
 
 
@@ -52,6 +55,10 @@ def error_response(code: int) -> tuple[str, dict[str, Any]]:
     if code == 401:
         response["headers"] = {"WWW-Authenticate": {"required": True,
                                                     "schema": {"type": "string"}}}
+    if code == 429:
+        response["headers"] = {"Retry-After": {"required": True,
+                                               "schema": {"type": "string",
+                                                          "pattern": "^[0-9]+$"}}}
     return name, response
 
 
@@ -63,8 +70,10 @@ def operation(operation_id: str, summary: str, *, responses: dict[int, dict[str,
     """An operation object. ``responses`` are its successes; ``errors`` the error
     statuses it may answer with, each pointing at its shared response. A ``public``
     operation needs no token (``security: []``); the others need a bearer token with
-    ``scope`` (named in its security requirement) and may answer 401 and 403."""
+    ``scope`` (named in its security requirement) and may answer 401 and 403. Every
+    operation is rate limited (``API_RATE_LIMIT``): 429."""
     all_responses: dict[str, Any] = {str(code): body for code, body in responses.items()}
+    errors = (*errors, 429)
     if not public:
         if scope is None:
             raise ValueError(f"{operation_id} needs a token: name its scope")
@@ -96,12 +105,12 @@ def json_response(description: str, schema: dict[str, Any],
     return response
 
 
-def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def query_parameter(name: str, description: str) -> dict[str, Any]:
+    """An optional query parameter of the export; its schema is the one the API checks
+    values against (``schemas.EXPORT_PARAMETERS``)."""
     return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}
+            "schema": schemas.EXPORT_PARAMETERS[name].schema}
 
-
-FLAG_VALUES = ["1", "0", "true", "false", "yes", "no", "on", "off"]
 
 SLUG_PARAMETER = {"name": "slug", "in": "path", "required": True,
                   "description": "The action's slug.", "schema": {"type": "string"}}
@@ -134,6 +143,9 @@ SCHEMAS: dict[str, Any] = {
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "On 409 and 422: the reason for each "
                                           "bad field or parameter, by its name."},
+                "retry_after": {"type": "integer", "minimum": 1,
+                                "description": "On 429: seconds to wait before trying "
+                                               "again."},
             },
             "required": ["status", "message"],
             "additionalProperties": False,
@@ -329,15 +341,12 @@ PATHS: dict[str, dict[str, Any]] = {
                         "updates_opt_in, confirmed_at; oldest confirmation first.",
             parameters=[
                 query_parameter("since", "Only signatures confirmed on or after this UTC "
-                                         "day.", {"type": "string", "format": "date"}),
+                                         "day."),
                 query_parameter("country", "Only signers from this country (ISO 3166-1 "
-                                           "alpha-2).",
-                                {"type": "string", "pattern": "^[A-Za-z]{2}$"}),
-                query_parameter("opted_in", "1: only signers who asked for updates.",
-                                {"type": "string", "enum": FLAG_VALUES}),
+                                           "alpha-2, upper or lower case)."),
+                query_parameter("opted_in", "1: only signers who asked for updates."),
                 query_parameter("bom", "1: start with a UTF-8 byte-order mark, which "
-                                       "spreadsheet programs need to read UTF-8.",
-                                {"type": "string", "enum": FLAG_VALUES}),
+                                       "spreadsheet programs need to read UTF-8."),
             ],
             responses={200: {
                 "description": "The signatures, one a row after a header row.",

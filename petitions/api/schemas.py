@@ -18,6 +18,7 @@ from typing import Any
 from flask import request
 from flask_babel import gettext
 
+from petitions import countries
 from petitions.models import ActionStatus, Role, User
 from petitions.services import accounts
 from petitions.services.actions import LANGUAGES, SLUG_PATTERN, TargetInput
@@ -100,6 +101,9 @@ def _string_list(value: Any) -> list[str]:
 
 
 def _integer(value: Any) -> int:
+    # JSON Schema counts 5000.0 as an integer, and so does the description.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise FieldError(gettext("Must be a whole number."))
     return value
@@ -127,6 +131,10 @@ def _targets(value: Any) -> list[TargetInput]:
                 or not item.keys() <= set(TARGET_KEYS)
                 or not all(isinstance(v, str) for v in item.values())):
             raise FieldError(message)
+        if "email" in item and not item["email"]:
+            # The service takes "" for "no address"; the description promises an address.
+            raise FieldError(gettext("A target's email, when given, must be an address; "
+                                     "leave it out for none."))
         targets.append(TargetInput(**item))
     return targets
 
@@ -165,13 +173,17 @@ def _choice(values: tuple[str, ...]) -> Callable[[Any], str]:
 
 # --- the fields of an action -------------------------------------------------------------
 
+# No text may hold NUL: PostgreSQL can't store it, and the service refuses it.
+NO_NUL = "^[^\\u0000]*$"
+
 TARGET_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "title": {"type": "string", "maxLength": 200},
-        "organization": {"type": "string", "maxLength": 200},
-        "email": {"type": "string", "format": "email", "maxLength": 320},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+        "title": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+        "organization": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+        # 254: the longest address SMTP carries (RFC 5321), and the service's limit.
+        "email": {"type": "string", "format": "email", "maxLength": 254},
     },
     "required": ["name"],
     "additionalProperties": False,
@@ -180,11 +192,12 @@ TARGET_SCHEMA: dict[str, Any] = {
 _COMMON_FIELDS: dict[str, Field] = {
     "slug": Field({"type": "string", "pattern": SLUG_PATTERN.pattern, "maxLength": 80,
                    "description": "The action's address: /actions/<slug>."}, _string),
-    "title": Field({"type": "string", "minLength": 1, "maxLength": 200}, _string),
-    "summary": Field({"type": "string", "maxLength": 500}, _string),
-    "body": Field({"type": "string", "maxLength": 100_000,
+    "title": Field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+                   _string),
+    "summary": Field({"type": "string", "maxLength": 500, "pattern": NO_NUL}, _string),
+    "body": Field({"type": "string", "maxLength": 100_000, "pattern": NO_NUL,
                    "description": "The appeal text, in Markdown."}, _string),
-    "demands": Field({"type": "array", "items": {"type": "string"},
+    "demands": Field({"type": "array", "items": {"type": "string", "pattern": NO_NUL},
                       "description": "The demands, shown as a list beside the appeal."},
                      _string_list),
     "targets": Field({"type": "array", "items": TARGET_SCHEMA, "minItems": 1,
@@ -230,3 +243,61 @@ def request_schema(fields: Mapping[str, Field], required: frozenset[str] = froze
     if required:
         schema["required"] = sorted(required)
     return schema
+
+
+# --- the export's query parameters -------------------------------------------------------
+
+FLAG_VALUES = ("1", "0", "true", "false", "yes", "no", "on", "off")
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter: its JSON Schema (for the description), whether a value
+    conforms to it, and what to tell a client whose value does not."""
+
+    schema: dict[str, Any]
+    conforms: Callable[[str], bool]
+    message: Callable[[], str]
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return _DATE.fullmatch(value) is not None and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+def _one_of(values: tuple[str, ...]) -> Callable[[str], bool]:
+    return frozenset(values).__contains__
+
+
+# The codes as the export service reads them (it upper-cases), in both cases.
+_COUNTRY_VALUES = tuple(sorted(countries.CODES)) + tuple(sorted(c.lower() for c in countries.CODES))
+
+EXPORT_PARAMETERS: dict[str, QueryParameter] = {
+    "since": QueryParameter(
+        {"type": "string", "format": "date"}, _is_date,
+        lambda: gettext("Give a real date as YYYY-MM-DD, e.g. 2026-11-26.")),
+    "country": QueryParameter(
+        {"type": "string", "enum": list(_COUNTRY_VALUES)}, _one_of(_COUNTRY_VALUES),
+        lambda: gettext("Give a country as its two-letter ISO code, e.g. FR.")),
+    "opted_in": QueryParameter(
+        {"type": "string", "enum": list(FLAG_VALUES)}, _one_of(FLAG_VALUES),
+        lambda: gettext("Use 1 for yes or 0 for no.")),
+    "bom": QueryParameter(
+        {"type": "string", "enum": list(FLAG_VALUES)}, _one_of(FLAG_VALUES),
+        lambda: gettext("Use 1 for yes or 0 for no.")),
+}
+
+
+def check_query(args: Mapping[str, str], parameters: Mapping[str, QueryParameter]) -> None:
+    """422 naming each parameter present with a value its schema does not allow.
+
+    The console's export form sends empty fields for "no filter", and the service
+    reading both is lenient about case and spaces; an API client gets exactly what
+    the description says, so a parameter is either left out or a documented value.
+    """
+    errors = {name: parameter.message() for name, parameter in parameters.items()
+              if name in args and not parameter.conforms(args[name])}
+    if errors:
+        raise RequestRejected(422, gettext("Some filters are not valid."), errors)

@@ -25,7 +25,6 @@ from petitions.services import accounts, counting, deliveries, exports, tallies
 from petitions.services import actions as actions_service
 from petitions.services.actions import ActionError, AdminOnlyError, SlugTakenError
 from petitions.services.counting import Counts
-from petitions.services.exports import ExportFilterError
 from petitions.urls import external_url
 
 
@@ -145,17 +144,10 @@ def update_action(slug: str) -> Response:
 def export_signatures(slug: str) -> Response:
     """The console's export of confirmed signatures, with the same filters, audited."""
     action = _managed_action(slug)
-    errors: dict[str, str] = {}
-    try:
-        filters = exports.parse_export_filters(request.args)
-    except ExportFilterError as exc:
-        errors.update(exc.errors)
-    try:
-        bom = exports.parse_bom(request.args)
-    except ExportFilterError as exc:
-        errors.update(exc.errors)
-    if errors:
-        raise RequestRejected(422, gettext("Some filters are not valid."), errors)
+    schemas.check_query(request.args, schemas.EXPORT_PARAMETERS)
+    # The values conform to the description, so the service reads them without fail.
+    filters = exports.parse_export_filters(request.args)
+    bom = exports.parse_bom(request.args)
     exports.record_export(action, filters, actor=g.api_user, via="api", bom=bom)
     filename = exports.export_filename(action)
     return Response(stream_with_context(exports.stream_signatures_csv(action, filters, bom)),

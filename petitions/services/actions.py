@@ -177,6 +177,7 @@ def create_action(*, slug: str, title: str, targets: list[TargetInput], goal: in
                   deadline: date | None = None, language: str = "en",
                   publish: bool = False, organizers: list[User] | None = None,
                   actor: User | None = None, via: str = "cli") -> Action:
+    # Every field, through the same checks as an update.
     _check_fields({"slug": slug, "title": title, "targets": targets, "goal": goal,
                    "body": body, "summary": summary, "demands": demands or [],
                    "deadline": deadline, "language": language})

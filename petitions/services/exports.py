@@ -32,9 +32,9 @@ the query runs with ``yield_per``, so rows arrive from the database in batches
 (a server-side cursor on PostgreSQL) and each batch is written through
 ``csv.writer`` into a small buffer and handed on before the next is fetched.
 
-Every cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
-gets a leading ``'``, so a spreadsheet shows it as text instead of running it as a
-formula (CSV injection).
+Every cell that starts with ``=``, ``+``, ``-``, ``@`` (or their full-width forms
+U+FF1D, U+FF0B, U+FF0D, U+FF20), a tab or a carriage return gets a leading ``'``, so
+a spreadsheet shows it as text instead of running it as a formula (CSV injection).
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ PAPER_COLUMNS = ("first_name", "last_name", "country", "batch", "uploaded_at")
 BATCH_SIZE = 1000
 BOM = "\ufeff"
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The full-width forms too: spreadsheets fold them into their ASCII twins.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})

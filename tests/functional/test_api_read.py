@@ -97,5 +97,15 @@ def test_an_unknown_api_path_is_a_json_404(client):
 
 
 def test_a_wrong_method_is_a_json_405(client):
-    body = _json(client.delete("/api/v1/actions"), 405)
+    response = client.delete("/api/v1/actions")
+    body = _json(response, 405)
     assert body["error"]["status"] == 405
+    # RFC 9110: a 405 names the methods that are allowed.
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_a_wrong_method_on_a_page_keeps_the_allow_header_too(client):
+    response = client.delete("/")
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}

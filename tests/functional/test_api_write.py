@@ -12,6 +12,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from petitions.api.openapi import SPEC
+from petitions.countries import CODES
 from petitions.extensions import db
 from petitions.models import Action, ActionStatus, AuditEntry
 from petitions.services import accounts, counting
@@ -167,6 +169,8 @@ def test_values_of_the_wrong_type_are_field_errors(client, admin_headers, field,
     ("targets", []),
     ("targets", [{"name": "  "}]),
     ("targets", [{"name": "Minister", "email": "not an address"}]),
+    ("targets", [{"name": "Minister", "email": ""}]),
+    ("demands", ["Release them.", "Drop\x00 the charges."]),
 ])
 def test_the_services_rules_are_field_errors(client, admin_headers, field, value):
     response = client.post("/api/v1/actions", json=action_body(**{field: value}),
@@ -486,6 +490,25 @@ def test_bad_filters_are_field_errors_and_nothing_is_exported(client, admin_head
                           headers=admin_headers)
     assert set(error_of(response, 422)["fields"]) == {"since", "country", "opted_in", "bom"}
     assert audit_entries("export.signatures") == []
+
+
+@pytest.mark.parametrize("query", ["opted_in=", "bom=", "since=", "country=", "country=Fr",
+                                   "country=%20fr", "country=ZZ", "opted_in=TRUE",
+                                   "bom=%201", "since=2026-01-01%0A"])
+def test_the_export_takes_exactly_the_documented_values(client, admin_headers,
+                                                        signed_action, query):
+    """The console's form sends empty fields for "no filter"; an API client either
+    leaves a parameter out or gives a value its schema allows."""
+    response = client.get(f"/api/v1/actions/{signed_action.slug}/signatures.csv?{query}",
+                          headers=admin_headers)
+    assert list(error_of(response, 422)["fields"]) == [query.split("=")[0]]
+    assert audit_entries("export.signatures") == []
+
+
+def test_the_documented_countries_are_the_ones_the_export_takes():
+    [country] = [p for p in SPEC["paths"]["/actions/{slug}/signatures.csv"]["get"]["parameters"]
+                 if p["name"] == "country"]
+    assert set(country["schema"]["enum"]) == CODES | {code.lower() for code in CODES}
 
 
 def test_the_export_is_refused_to_others(client, signed_action):

@@ -29,6 +29,7 @@ from tests.api_factories import (
     staff_headers,
 )
 from tests.factories import make_action, make_confirmed_signature
+from tests.security_factories import limits_on
 
 SPEC_URI = "urn:petitions:openapi"
 # OpenAPI 3.1 schemas are JSON Schema 2020-12; the whole document is one resource,
@@ -110,6 +111,13 @@ def test_operations_that_need_a_token_name_the_scope_the_route_checks(app):
     ("ActionCreate", action_body(colour="red"), False),
     ("ActionCreate", action_body(status="closed"), False),
     ("ActionCreate", action_body(targets=[{"name": "B", "phone": "1"}]), False),
+    ("ActionCreate", action_body(targets=[{"name": "B", "email": ""}]), False),
+    ("ActionCreate", action_body(goal=5000.0), True),
+    ("ActionCreate", action_body(title="Free\x00them"), False),
+    ("ActionCreate", action_body(demands=["Free\x00them"]), False),
+    ("ActionCreate", action_body(targets=[{"name": "B", "organization": "\x00"}]), False),
+    ("ActionCreate", action_body(targets=[{"name": "B", "email": "a" * 250 + "@x.org"}]),
+     False),
     ("ActionUpdate", {"status": "closed"}, True),
     ("ActionUpdate", {"deadline": None}, True),
     ("ActionUpdate", {}, False),
@@ -316,10 +324,20 @@ def world(app) -> World:
                  stranger=staff_headers("organizer"))
 
 
+def _rate_limited(check: Checker, world: World, operation: tuple[str, str]) -> None:
+    """Every operation answers 429 once the token has used up API_RATE_LIMIT."""
+    method, path = operation
+    url = "/api/v1" + path.format(slug=world.action.slug, delivery_id=0)
+    check.client.open(url, method=method, headers=world.admin)  # uses up the limit
+    check(method, path, url, 429, headers=world.admin)
+
+
 @pytest.mark.parametrize("operation", sorted(SCENARIOS), ids=" ".join)
-def test_real_answers_match_the_description(client, world, operation):
+def test_real_answers_match_the_description(app, client, world, operation, monkeypatch):
     check = Checker(client)
     SCENARIOS[operation](check, world)
+    limits_on(app, monkeypatch, API_RATE_LIMIT="1 per minute")
+    _rate_limited(check, world, operation)
     method, path = operation
     described = set(SPEC["paths"][path][method.lower()]["responses"])
     assert check.seen == {operation: described}, "every described status must be exercised"

@@ -113,6 +113,8 @@ BAD_ACTIONS = [
     ({"goal": 0}, "goal"),
     ({"goal": -5}, "goal"),
     ({"targets": []}, "target"),
+    # Every field is checked as an update checks it: PostgreSQL refuses NUL in text.
+    ({"demands": ["Release them.", "Drop\x00 the charges."]}, "demands"),
 ]
 
 

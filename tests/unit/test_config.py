@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from celery import current_app as current_celery
 
-from config import DEV_SECRET_KEY, SETTINGS, ConfigError, check_production, load_settings
+from config import (
+    DEV_SECRET_KEY,
+    SETTINGS,
+    ConfigError,
+    check_production,
+    load_settings,
+    production_notices,
+)
 from petitions import create_app
+from petitions.crypto import generate_key
+from petitions.proxies import TrustedProxyFix
 
 
 def test_defaults_without_any_environment(tmp_path):
@@ -132,6 +142,7 @@ def production_config(**changes: object) -> dict[str, object]:
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://petitions@db/petitions",
         "CELERY": {"broker_url": "redis://redis:6379/0"},
         "BASE_URL": "https://act.example.org",
+        "MAIL_USE_TLS": True,
     }
     config.update(changes)
     return config
@@ -154,10 +165,81 @@ def test_a_safe_production_config_passes():
     ({"CELERY": {"broker_url": "filesystem://"}}, "CELERY_BROKER_URL"),
     ({"BASE_URL": "http://127.0.0.1:5000"}, "BASE_URL"),
     ({"BASE_URL": "http://localhost:5000"}, "BASE_URL"),
+    ({"MAIL_USE_TLS": False}, "MAIL_USE_TLS or MAIL_USE_SSL"),
+    ({"MAIL_USE_TLS": False, "MAIL_SERVER": "10.0.0.25"}, "MAIL_USE_TLS or MAIL_USE_SSL"),
+    ({"TRUSTED_PROXIES": 1, "TRUSTED_PROXY_ADDRESSES": []}, "TRUSTED_PROXY_ADDRESSES"),
+    ({"TRUSTED_PROXIES": 1, "TRUSTED_PROXY_ADDRESSES": ["10.0.0.2", "0.0.0.0/0"]},
+     "TRUSTED_PROXY_ADDRESSES"),
+    ({"TRUSTED_PROXIES": 2, "TRUSTED_PROXY_ADDRESSES": ["::/0"]}, "TRUSTED_PROXY_ADDRESSES"),
 ])
 def test_production_refuses_unsafe_settings(changes, message):
     with pytest.raises(ConfigError, match=message):
         check_production(production_config(**changes))
+
+
+@pytest.mark.parametrize("changes", [
+    {"MAIL_USE_TLS": False, "MAIL_USE_SSL": True},
+    {"MAIL_USE_TLS": False, "MAIL_ALLOW_PLAINTEXT": True},
+    # A relay on this machine: nothing crosses a network in clear.
+    {"MAIL_USE_TLS": False, "MAIL_SERVER": "127.0.0.1"},
+    {"MAIL_USE_TLS": False, "MAIL_SERVER": "localhost"},
+    {"MAIL_USE_TLS": False, "MAIL_SERVER": "::1"},
+    {"TRUSTED_PROXIES": 1, "TRUSTED_PROXY_ADDRESSES": ["127.0.0.1", "::1"]},
+    {"TRUSTED_PROXIES": 1, "TRUSTED_PROXY_ADDRESSES": ["10.0.0.0/8"]},
+])
+def test_production_takes_mail_over_tls_or_allowed_and_named_proxies(changes):
+    check_production(production_config(**changes))
+
+
+def test_production_says_at_startup_where_forwarding_headers_are_taken_from():
+    [notice] = production_notices(production_config(TRUSTED_PROXIES=1,
+                                                    TRUSTED_PROXY_ADDRESSES=["10.0.0.2"]))
+    assert "10.0.0.2" in notice and "port" in notice
+    [notice] = production_notices(production_config(TRUSTED_PROXIES=0))
+    assert "TRUSTED_PROXIES" in notice
+
+
+def test_trusted_proxy_addresses_are_read_and_checked():
+    assert load_settings({}, "instance")["TRUSTED_PROXY_ADDRESSES"] == ["127.0.0.1", "::1"]
+    settings = load_settings({"TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8, fd00::/8,192.0.2.4"},
+                             "instance")
+    assert settings["TRUSTED_PROXY_ADDRESSES"] == ["10.0.0.0/8", "fd00::/8", "192.0.2.4"]
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_ADDRESSES"):
+        load_settings({"TRUSTED_PROXY_ADDRESSES": "proxy.internal"}, "instance")
+
+
+def test_create_app_takes_forwarding_headers_from_the_trusted_proxies_only(tmp_path):
+    previous = current_celery._get_current_object()
+    try:
+        app = create_app({"APP_ENV": "testing", "TRUSTED_PROXIES": 1,
+                          "TRUSTED_PROXY_ADDRESSES": ["10.0.0.2"],
+                          "INSTANCE_PATH": str(tmp_path / "instance")})
+    finally:  # leave Celery's current app as the rest of the suite has it
+        previous.set_current()
+        previous.set_default()
+    assert isinstance(app.wsgi_app, TrustedProxyFix)
+    assert app.wsgi_app.is_trusted("10.0.0.2") and not app.wsgi_app.is_trusted("10.0.0.3")
+    app.extensions["celery"].close()
+
+
+def test_production_startup_logs_that_the_app_port_must_not_be_public(clean_environment,
+                                                                       tmp_path, caplog):
+    previous = current_celery._get_current_object()
+    try:
+        app = create_app({**production_config(), "APP_ENV": "production",
+                          "PII_ENCRYPTION_KEYS": [generate_key()],
+                          "PII_INDEX_KEY": generate_key(),
+                          "DATABASE_URL": "postgresql://petitions@127.0.0.1:1/petitions",
+                          "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+                          "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/1",
+                          "TRUSTED_PROXIES": 1, "TRUSTED_PROXY_ADDRESSES": ["10.0.0.2"],
+                          "INSTANCE_PATH": str(tmp_path / "instance")})
+    finally:  # leave Celery's current app as the rest of the suite has it
+        previous.set_current()
+        previous.set_default()
+    app.extensions["celery"].close()
+    assert any("10.0.0.2" in record.getMessage() and "port" in record.getMessage()
+               for record in caplog.records if record.levelname == "WARNING")
 
 
 def test_production_lists_every_problem_at_once():

@@ -287,7 +287,9 @@ def test_the_csv_lists_every_name_in_its_script(app):
 
 
 @pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+33 1",
-                                  "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"])
+                                  "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1",
+                                  "\uff1dHYPERLINK(\"http://evil.example\")", "\uff0b33 1",
+                                  "\uff0d2", "\uff20SUM(A1:A9)"])
 def test_the_csv_makes_formula_like_names_inert(name):
     rows = parse(build_csv([Signer(name, name, "FR")]))
     assert rows[1][:2] == ["'" + name, "'" + name]

@@ -44,6 +44,8 @@ def format_default(setting: Setting) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, float):
         return f"`{value:g}`"
+    if isinstance(value, list):
+        return f"`{','.join(value)}`"
     return f"`{value}`"
 
 

@@ -28,7 +28,8 @@ from tests.organizer_factories import bulk_signatures, csv_bytes, parse_csv_text
 
 # --- formula escaping ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b",
+                                   "\uff0d", "\uff20"])
 def test_a_cell_starting_like_a_formula_gets_a_quote(start):
     value = start + "HYPERLINK(\"http://evil.example\",\"x\")"
     assert escape_cell(value) == "'" + value
