@@ -135,7 +135,7 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     for name, (media_type, content) in files.items():
         delivery.files.append(DeliveryFile(
             name=name, media_type=media_type, size=len(content),
-            content=vault().encrypt_bytes(content, _file_context(delivery_id, name))))
+            content=vault().encrypt_bytes(content, file_context(delivery_id, name))))
     outbox_ids = []
     for position, target in enumerate(targets):
         recipient = DeliveryRecipient(position=position, name=target.name, title=target.title,
@@ -143,6 +143,9 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
         delivery.recipients.append(recipient)
         db.session.flush()
         outbox_ids.append(outbox.record_for_recipient(recipient))
+    organizer = delivery.requested_by
+    if organizer is not None and organizer.active:
+        outbox_ids.append(outbox.record_delivery_copy(delivery))
     delivery.confirmed_count = tally.confirmed
     delivery.paper_count = counts.paper
     delivery.by_country = tally.by_country
@@ -157,7 +160,8 @@ def _pdf_name(position: int) -> str:
     return f"letter-{position + 1}.pdf"
 
 
-def _file_context(delivery_id: int, name: str) -> str:
+def file_context(delivery_id: int, name: str) -> str:
+    """What a delivery file's ciphertext is bound to (see ``keys.encrypted_columns``)."""
     return f"delivery_files:{delivery_id}:{name}"
 
 
@@ -171,8 +175,15 @@ def attachments_for(recipient: DeliveryRecipient) -> list[tuple[str, str, bytes]
             if f.name in wanted]
 
 
+def copy_attachments(delivery: Delivery) -> list[tuple[str, str, bytes]]:
+    """What the organizer's copy carries: every target's letter and the CSV."""
+    slug = delivery.action.slug
+    return [(f"{slug}-{stored.name}", stored.media_type, read_file(stored))
+            for stored in delivery.files]
+
+
 def read_file(stored: DeliveryFile) -> bytes:
-    return vault().decrypt_bytes(stored.content, _file_context(stored.delivery_id, stored.name))
+    return vault().decrypt_bytes(stored.content, file_context(stored.delivery_id, stored.name))
 
 
 def get_file(delivery: Delivery, name: str) -> DeliveryFile | None:
