@@ -268,6 +268,11 @@ def _set_status(action: Action, status: ActionStatus) -> None:
         action.published_at = utcnow()
     if status == ActionStatus.CLOSED and action.closed_at is None:
         action.closed_at = utcnow()
+    if status == ActionStatus.PUBLISHED:
+        # Reopened: the retention clock stops, and starts again at the next close;
+        # the signatures to come are anonymized in their turn (see services.retention).
+        action.closed_at = None
+        action.anonymized_at = None
 
 
 def _join_demands(demands: list[str] | None) -> str:

@@ -14,24 +14,31 @@ from sqlalchemy import func, select
 from petitions.extensions import db
 from petitions.models import (
     Action,
+    ActionStatus,
     AuditEntry,
+    Delivery,
+    DeliveryFile,
+    DeliveryStatus,
     OutboundEmail,
+    PaperSignature,
     Signature,
     Subscriber,
     Suppression,
     SuppressionReason,
     utcnow,
 )
-from petitions.services import counting, dsr, retention
-from petitions.services.actions import close_action
+from petitions.services import counting, deliveries, dsr, paper, retention
+from petitions.services.actions import close_action, update_action
 from petitions.services.signing import email_digest
 from tests.account_factories import (  # noqa: F401  - cheap_password_hashing: a fixture
     cheap_password_hashing,
     log_in,
     make_user,
 )
+from tests.delivery_flow_factories import make_deliverable_action
 from tests.factories import (
     csrf_token,
+    deliver_pending_mail,
     field_error,
     fresh,
     make_action,
@@ -40,6 +47,7 @@ from tests.factories import (
     post_form,
 )
 from tests.functional.test_admin_console import action_form
+from tests.organizer_factories import csv_bytes
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 ADDRESS = "Leila.Subject@Example.org"
@@ -100,6 +108,78 @@ def test_an_admin_keeps_an_actions_data(client: FlaskClient) -> None:
                          action_form(slug=action.slug, keep_data="y"))
     assert response.status_code == 303
     assert fresh(Action, action.id).keep_data is True
+
+
+def test_paper_signatures_are_anonymized_with_the_online_ones(app: Flask) -> None:
+    action = make_action()
+    make_confirmed_signature(action)
+    paper.upload(action, csv_bytes([["Nasrin", "Sotoudeh", "IR"]]), label="Vigil",
+                 uploaded_by=None)
+    close_long_ago(action, 400)
+    assert retention.anonymize_due() == 1
+    [row] = db.session.scalars(select(PaperSignature)).all()
+    db.session.refresh(row)
+    assert (row.first_name, row.last_name, row.country) == (
+        retention.ANONYMIZED, retention.ANONYMIZED, "IR")
+    assert counting.counts(action.id).paper == 1
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "action.anonymize")).one()
+    assert entry.after == {"signatures": 1, "paper_signatures": 1}
+
+
+def test_reopening_restarts_the_retention_clock_for_old_and_new_signers(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    action = make_action()
+    early = make_confirmed_signature(action, postcode="11111")
+    close_long_ago(action, 400)
+    update_action(action, {"status": ActionStatus.PUBLISHED}, actor=None)  # reopened
+    late = make_confirmed_signature(action, postcode="22222")
+    close_action(action)  # closed again, today
+    # The first close's clock is gone: nothing is anonymized before the new one runs out.
+    assert retention.anonymize_due() == 0
+    assert fresh(Signature, early.id).postcode == "11111"
+
+    later = utcnow() + timedelta(days=400)
+    assert retention.anonymize_due(now=later) == 1
+    for signature in (early, late):
+        assert fresh(Signature, signature.id).first_name == retention.ANONYMIZED
+
+
+def test_signers_after_a_reopen_of_an_anonymized_action_are_anonymized_in_their_turn(
+        app: Flask) -> None:
+    action = make_action()
+    make_confirmed_signature(action)
+    close_long_ago(action, 400)
+    assert retention.anonymize_due() == 1
+    update_action(action, {"status": ActionStatus.PUBLISHED}, actor=None)
+    late = make_confirmed_signature(action, postcode="33333")
+    close_action(action)
+    assert retention.anonymize_due() == 0
+    assert retention.anonymize_due(now=utcnow() + timedelta(days=400)) == 1
+    assert fresh(Signature, late.id).postcode is None
+
+
+def test_delivery_files_are_deleted_after_their_own_retention(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    action = make_deliverable_action()
+    kept_action = make_deliverable_action()
+    kept_action.keep_data = True
+    db.session.commit()
+    ids = []
+    for subject_action in (action, kept_action):
+        delivery = deliveries.request_delivery(subject_action, actor=None)
+        deliveries.compile_delivery(delivery.id)
+        ids.append(delivery.id)
+    deliver_pending_mail()
+    assert {fresh(Delivery, i).status for i in ids} == {DeliveryStatus.SENT}
+    monkeypatch.setitem(app.config, "DELIVERY_FILE_RETENTION_DAYS", 30)
+    assert retention.purge_delivery_files(now=utcnow() + timedelta(days=29)) == 0
+    assert retention.purge_delivery_files(now=utcnow() + timedelta(days=31)) == 3
+
+    gone, kept = fresh(Delivery, ids[0]), fresh(Delivery, ids[1])
+    assert gone.files == [] and gone.total == 4 and len(gone.recipients) == 2
+    assert len(kept.files) == 3
+    assert db.session.scalar(select(func.count()).select_from(DeliveryFile)) == 3
 
 
 # --- data-subject requests ---------------------------------------------------------------
