@@ -119,13 +119,9 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     counts = counting.counts(action.id)
     compiled_on = utcnow().date()
     targets = [t for t in action.targets if t.email]
-    files = {CSV_NAME: ("text/csv", build_csv(signers(action)))}
-    for position, target in enumerate(targets):
-        pdf = build_pdf(action, Addressee(target.name, target.title, target.organization),
-                        confirmed=tally.confirmed, paper=counts.paper,
-                        by_country=tally.by_country, compiled_on=compiled_on,
-                        rows=signers(action), locale=action.language)
-        files[_pdf_name(position)] = ("application/pdf", pdf)
+    files = _package(action, [Addressee(t.name, t.title, t.organization) for t in targets],
+                     confirmed=tally.confirmed, paper=counts.paper,
+                     by_country=tally.by_country, compiled_on=compiled_on)
 
     delivery = db.session.scalar(select(Delivery).where(Delivery.id == delivery_id)
                                  .with_for_update())
@@ -154,6 +150,57 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     db.session.commit()
     outbox.hand_off(outbox_ids)
     return DeliveryStatus.SENDING
+
+
+def _package(action: Action, addressees: list[Addressee], *, confirmed: int, paper: int,
+             by_country: dict[str, int], compiled_on: date,
+             until: datetime | None = None) -> dict[str, tuple[str, bytes]]:
+    """name: (media type, content) of the CSV and of one letter per addressee."""
+    files = {CSV_NAME: ("text/csv", build_csv(signers(action, until)))}
+    for position, addressee in enumerate(addressees):
+        files[_pdf_name(position)] = ("application/pdf", build_pdf(
+            action, addressee, confirmed=confirmed, paper=paper, by_country=by_country,
+            compiled_on=compiled_on, rows=signers(action, until), locale=action.language))
+    return files
+
+
+def rebuild_package(delivery: Delivery) -> bool:
+    """Rebuild the stored files of a compiled delivery from the signers it carried who
+    are still held (after a data-subject erasure); counts follow. Returns whether a
+    package was rebuilt (False: nothing compiled, or its files already deleted).
+    The caller commits.
+
+    The targets' copy, if already sent, cannot be recalled: the caller reports it.
+    """
+    if delivery.compiled_at is None or not delivery.files:
+        return False
+    action = delivery.action
+    by_country: dict[str, int] = {}
+    confirmed = paper = 0
+    for signer in signers(action, delivery.compiled_at):
+        if signer.on_paper:
+            paper += 1
+        else:
+            confirmed += 1
+            by_country[signer.country] = by_country.get(signer.country, 0) + 1
+    addressees = [Addressee(r.name, r.title, r.organization) for r in delivery.recipients]
+    files = _package(action, addressees, confirmed=confirmed, paper=paper,
+                     by_country=dict(sorted(by_country.items())),
+                     compiled_on=delivery.compiled_at.date(), until=delivery.compiled_at)
+    for stored in delivery.files:
+        if stored.name not in files:
+            continue
+        content = files[stored.name][1]
+        stored.content = vault().encrypt_bytes(content, file_context(delivery.id, stored.name))
+        stored.size = len(content)
+    delivery.confirmed_count, delivery.paper_count = confirmed, paper
+    delivery.by_country = dict(sorted(by_country.items()))
+    return True
+
+
+def reached_a_target(delivery: Delivery) -> bool:
+    """Whether a target has received the package already (it cannot be recalled)."""
+    return any(r.status == "sent" for r in delivery.recipients)
 
 
 def _pdf_name(position: int) -> str:

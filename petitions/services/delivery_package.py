@@ -16,7 +16,7 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from flask_babel import force_locale, gettext
@@ -69,19 +69,23 @@ class Signer:
     on_paper: bool = False
 
 
-def signers(action: Action) -> Iterator[Signer]:
-    """Every confirmed online signer, then every paper signer, streamed in batches."""
+def signers(action: Action, until: datetime | None = None) -> Iterator[Signer]:
+    """Every confirmed online signer, then every paper signer, streamed in batches;
+    with ``until``, only those confirmed or uploaded by then (a package rebuilt)."""
     online = (select(Signature.first_name, Signature.last_name, Signature.country)
               .where(Signature.action_id == action.id,
                      Signature.status == SignatureStatus.CONFIRMED)
               .order_by(Signature.confirmed_at, Signature.id)
               .execution_options(yield_per=BATCH))
-    for first, last, country in db.session.execute(online):
-        yield Signer(first, last, country)
     paper = (select(PaperSignature.first_name, PaperSignature.last_name, PaperSignature.country)
              .where(PaperSignature.action_id == action.id)
              .order_by(PaperSignature.id)
              .execution_options(yield_per=BATCH))
+    if until is not None:
+        online = online.where(Signature.confirmed_at <= until)
+        paper = paper.where(PaperSignature.created_at <= until)
+    for first, last, country in db.session.execute(online):
+        yield Signer(first, last, country)
     for first, last, country in db.session.execute(paper):
         yield Signer(first, last, country, on_paper=True)
 

@@ -35,7 +35,7 @@ from tests.account_factories import (  # noqa: F401  - cheap_password_hashing: a
     log_in,
     make_user,
 )
-from tests.delivery_flow_factories import make_deliverable_action
+from tests.delivery_flow_factories import make_deliverable_action, pdf_text
 from tests.factories import (
     csrf_token,
     deliver_pending_mail,
@@ -273,3 +273,70 @@ def test_the_console_downloads_and_erases(client: FlaskClient) -> None:
     invalid = client.post(url, data={"csrf_token": token, "email": "nope", "export": "1"})
     assert invalid.status_code == 422
     assert field_error(invalid.get_data(as_text=True), "email")
+
+
+# --- every copy: paper signatures and delivery packages ----------------------------------
+
+def test_erasure_rebuilds_the_packages_and_reports_one_already_delivered(runner) -> None:
+    action = make_deliverable_action()
+    make_confirmed_signature(action, first_name="Leila", last_name="Subject",
+                             country="IR", email=ADDRESS)
+    paper.upload(action, csv_bytes([["Leila", "Subject", "IR"]]), label="Vigil",
+                 uploaded_by=None)
+    sent = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(sent.id)
+    deliver_pending_mail()
+    waiting = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(waiting.id)  # compiled; its emails not sent yet
+
+    def names(delivery_id: int) -> str:
+        files = fresh(Delivery, delivery_id).files
+        return " ".join(deliveries.read_file(f).decode("utf-8", "replace") for f in files
+                        if f.name.endswith(".csv")) + " ".join(
+            pdf_text(deliveries.read_file(f)) for f in files if f.name.endswith(".pdf"))
+
+    assert names(sent.id).count("Subject") == 6  # CSV and two letters, online and paper
+    exported = dsr.export(ADDRESS, actor=None, paper_name="leila  SUBJECT")
+    assert len(exported["paper_signatures"]) == 1
+    assert [(p["delivery"], p["sent_to_targets"]) for p in exported["delivery_packages"]] == [
+        (sent.id, True), (waiting.id, False)]
+
+    erased = runner.invoke(args=["privacy", "erase", ADDRESS, "--paper-name",
+                                 "Leila Subject", "--yes"])
+    assert erased.exit_code == 0, erased.output
+    assert "Erased 1 paper signature(s)" in erased.output
+    assert "Rebuilt 2 delivery package(s)" in erased.output
+    assert f"cannot be recalled): delivery {sent.id}." in erased.output
+    for delivery_id in (sent.id, waiting.id):
+        assert "Subject" not in names(delivery_id)
+        package = fresh(Delivery, delivery_id)
+        assert (package.confirmed_count, package.paper_count) == (3, 1)
+        assert "Ørjan" in names(delivery_id)  # the others are still listed
+    assert counting.counts(action.id).paper == 1
+    marks = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "delivery.erasure").order_by(AuditEntry.id)).all()
+    assert [(m.object_id, m.after["already_sent_to_targets"]) for m in marks] == [
+        (str(sent.id), True), (str(waiting.id), False)]
+    # The waiting delivery's targets get the rebuilt package.
+    deliver_pending_mail()
+    assert "Subject" not in names(waiting.id)
+
+
+def test_the_console_erases_paper_signatures_and_names_delivered_packages(
+        client: FlaskClient) -> None:
+    action = make_deliverable_action()
+    make_confirmed_signature(action, first_name="Leila", last_name="Subject", email=ADDRESS)
+    sent = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(sent.id)
+    deliver_pending_mail()
+    log_in(client, make_user("admin"))
+    url = "/admin/privacy"
+    token = csrf_token(client, url)
+    erased = client.post(url, data={"csrf_token": token, "email": ADDRESS, "erase": "1",
+                                    "confirm_erase": "y", "paper_name": "Ørjan Ståle"},
+                         follow_redirects=True)
+    page = erased.get_data(as_text=True)
+    assert "Erased 1 paper signature(s)." in page
+    assert "Rebuilt 1 delivery package(s) without this person." in page
+    assert f"delivery {sent.id}." in page
+    assert counting.counts(action.id).paper == 0
