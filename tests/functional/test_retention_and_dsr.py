@@ -44,6 +44,7 @@ from tests.factories import (
     make_action,
     make_confirmed_signature,
     make_signature,
+    parse_html,
     post_form,
 )
 from tests.functional.test_admin_console import action_form
@@ -340,3 +341,17 @@ def test_the_console_erases_paper_signatures_and_names_delivered_packages(
     assert "Rebuilt 1 delivery package(s) without this person." in page
     assert f"delivery {sent.id}." in page
     assert counting.counts(action.id).paper == 0
+
+
+def test_the_data_subject_lookup_is_a_post_and_a_get_with_the_address_does_nothing(
+        client: FlaskClient) -> None:
+    subject_everywhere()
+    log_in(client, make_user("admin"))
+    response = client.get(f"/admin/privacy?email={ADDRESS}&export=1")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert ADDRESS.lower() not in page.lower()
+    forms = parse_html(page).find_all("form")
+    assert [f.get("method") for f in forms if f.find("input", name="email")] == ["post"]
+    assert db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb.startswith("privacy."))).all() == []
