@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 
 from petitions.extensions import db
 from petitions.models import (
@@ -39,6 +39,8 @@ from petitions.services import audit
 
 ANONYMIZED = "(anonymized)"
 ENDED_STATUSES = (ActionStatus.CLOSED, ActionStatus.DELIVERED, ActionStatus.ARCHIVED)
+# A delivery still on its way needs its files (a target's email is retried with them).
+_SETTLED = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 
 
 def anonymize_action(action: Action, *, now: datetime | None = None) -> int:
@@ -58,9 +60,13 @@ def anonymize_action(action: Action, *, now: datetime | None = None) -> int:
         update(PaperSignature).where(PaperSignature.action_id == action.id)
         .values(first_name=ANONYMIZED, last_name=ANONYMIZED)
         .execution_options(synchronize_session=False))
+    # The packages list the same names: they go too, however long their own retention.
+    files = _delete_files(select(Delivery.id).where(Delivery.action_id == action.id,
+                                                    Delivery.status.in_(_SETTLED)))
     action.anonymized_at = now
     audit.record("action.anonymize", "action", action.id, actor=None, via="system",
-                 after={"signatures": result.rowcount, "paper_signatures": paper.rowcount})
+                 after={"signatures": result.rowcount, "paper_signatures": paper.rowcount,
+                        "delivery_files": files})
     db.session.commit()
     return result.rowcount + paper.rowcount
 
@@ -85,10 +91,6 @@ def anonymize_due(now: datetime | None = None) -> int:
     return len(actions)
 
 
-# A delivery still on its way needs its files (a target's email is retried with them).
-_SETTLED = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
-
-
 def purge_delivery_files(now: datetime | None = None) -> int:
     """The scheduler's job: delete the files of deliveries compiled longer ago than
     ``DELIVERY_FILE_RETENTION_DAYS``, unless their action keeps its data. Returns how
@@ -98,8 +100,12 @@ def purge_delivery_files(now: datetime | None = None) -> int:
     expired = (select(Delivery.id).join(Action, Action.id == Delivery.action_id)
                .where(Delivery.status.in_(_SETTLED), Delivery.compiled_at < cutoff,
                       Action.keep_data.is_(False)))
-    removed = db.session.execute(
-        delete(DeliveryFile).where(DeliveryFile.delivery_id.in_(expired))
-        .execution_options(synchronize_session=False)).rowcount
+    removed = _delete_files(expired)
     db.session.commit()
     return removed
+
+
+def _delete_files(delivery_ids: Select[tuple[int]]) -> int:
+    return db.session.execute(
+        delete(DeliveryFile).where(DeliveryFile.delivery_id.in_(delivery_ids))
+        .execution_options(synchronize_session=False)).rowcount

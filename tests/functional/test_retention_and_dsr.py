@@ -125,7 +125,20 @@ def test_paper_signatures_are_anonymized_with_the_online_ones(app: Flask) -> Non
     assert counting.counts(action.id).paper == 1
     entry = db.session.scalars(select(AuditEntry).where(
         AuditEntry.verb == "action.anonymize")).one()
-    assert entry.after == {"signatures": 1, "paper_signatures": 1}
+    assert entry.after == {"signatures": 1, "paper_signatures": 1, "delivery_files": 0}
+
+
+def test_anonymizing_an_action_deletes_its_delivery_packages_too(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "DELIVERY_FILE_RETENTION_DAYS", 10_000)
+    action = make_deliverable_action()
+    delivery = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(delivery.id)
+    deliver_pending_mail()
+    close_long_ago(action, 400)
+    assert retention.anonymize_due() == 1
+    kept = fresh(Delivery, delivery.id)
+    assert kept.files == [] and kept.total == 4
 
 
 def test_reopening_restarts_the_retention_clock_for_old_and_new_signers(
