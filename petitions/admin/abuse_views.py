@@ -90,6 +90,9 @@ def add_block_rule() -> Page:
     except abuse.AbuseError as exc:
         form.value.errors = [*form.value.errors, str(exc)]
         return _page(form, 422)
+    if not added:
+        flash(_("This is blocked already."))
+        return redirect(url_for("admin.abuse_home"), 303)
     # The one time what was typed is shown: the rule keeps only its digest.
     flash(_("%(count)s block rule(s) added for %(value)s. From now on they are shown by "
             "digest only: %(label)s.", count=len(added), value=(form.value.data or "").strip(),
