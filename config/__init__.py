@@ -186,6 +186,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETENTION_DAYS_AFTER_CLOSE", int, 365,
             "Signers' personal data is anonymized this long after an action closes, "
             "unless the action keeps its data."),
+    Setting("DELIVERY_FILE_RETENTION_DAYS", int, 90,
+            "The PDF letters and CSV files of a delivery are deleted this long after it "
+            "was compiled; the delivery record stays."),
     Setting("ABUSE_REPORT_THRESHOLD", int, 50,
             "The hourly abuse report lists networks and email domains with at least this "
             "many signatures in the hour."),

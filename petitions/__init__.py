@@ -129,6 +129,10 @@ def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
                     "task": "petitions.anonymize_closed_actions",
                     "schedule": 3600.0,
                 },
+                "purge-delivery-files": {
+                    "task": "petitions.purge_delivery_files",
+                    "schedule": 3600.0,
+                },
                 "abuse-report": {
                     "task": "petitions.abuse_report",
                     "schedule": 3600.0,

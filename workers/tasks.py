@@ -60,6 +60,11 @@ def anonymize_closed_actions() -> int:
     return retention.anonymize_due()
 
 
+@shared_task(name="petitions.purge_delivery_files")
+def purge_delivery_files() -> int:
+    return retention.purge_delivery_files()
+
+
 @shared_task(name="petitions.abuse_report")
 def abuse_report() -> int:
     return abuse.compile_report().id

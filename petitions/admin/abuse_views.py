@@ -34,7 +34,10 @@ class BlockForm(FlaskForm):
         DataRequired(_l("Please say what to block.")), Length(max=254)])
 
 
-class BlockNetworkForm(FlaskForm):
+class BlockDigestForm(FlaskForm):
+    """Block what the report found, by its digest (the report keeps nothing else)."""
+
+    kind = HiddenField(validators=[DataRequired(), Length(max=16)])
     digest = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
@@ -65,7 +68,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _page(block: BlockForm | None = None, status: int = 200) -> tuple[str, int]:
     return render_template("admin/abuse.html", block=block or BlockForm(),
-                           network_form=BlockNetworkForm(), rules=abuse.rules(),
+                           network_form=BlockDigestForm(), rules=abuse.rules(),
                            reports=abuse.latest_reports()), status
 
 
@@ -87,18 +90,27 @@ def add_block_rule() -> Page:
     except abuse.AbuseError as exc:
         form.value.errors = [*form.value.errors, str(exc)]
         return _page(form, 422)
-    flash(_("%(count)s block rule(s) added.", count=len(added)))
+    if not added:
+        flash(_("This is blocked already."))
+        return redirect(url_for("admin.abuse_home"), 303)
+    # The one time what was typed is shown: the rule keeps only its digest.
+    flash(_("%(count)s block rule(s) added for %(value)s. From now on they are shown by "
+            "digest only: %(label)s.", count=len(added), value=(form.value.data or "").strip(),
+            label=", ".join(abuse.digest_label(rule.value) for rule in added[:3])
+            + ("…" if len(added) > 3 else "")))
     return redirect(url_for("admin.abuse_home"), 303)
 
 
 @bp.post("/abuse/block-network")
 @admin_required
 def block_network() -> Page:
-    form = BlockNetworkForm()
-    if not form.validate_on_submit():
+    form = BlockDigestForm()
+    if not form.validate_on_submit() or form.kind.data not in {
+            BlockKind.IP_NETWORK.value, BlockKind.EMAIL_DOMAIN.value}:
         abort(400)
-    abuse.block_network_digest(form.digest.data or "", actor=current_user)
-    flash(_("The network is blocked."))
+    abuse.block_digest(BlockKind(form.kind.data), form.digest.data or "", actor=current_user)
+    flash(_("The network is blocked.") if form.kind.data == BlockKind.IP_NETWORK.value
+          else _("The domain is blocked."))
     return redirect(url_for("admin.abuse_home"), 303)
 
 

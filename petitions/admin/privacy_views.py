@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, EmailField
+from wtforms import BooleanField, EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
 from petitions.admin import bp
@@ -24,6 +24,10 @@ Page = str | tuple[str, int] | Response
 class SubjectForm(FlaskForm):
     email = EmailField(_l("Email address"), validators=[
         DataRequired(_l("Please enter the address the request is about.")), Length(max=254)])
+    paper_name = StringField(
+        _l("Name on paper signatures (optional)"), validators=[Length(max=200)],
+        description=_l("Paper signatures carry no address: give the first and last name "
+                       "to include them. Check the download before erasing."))
     confirm_erase = BooleanField(_l("Yes, erase this person's signatures and subscription "
                                     "(this cannot be undone)"))
 
@@ -46,14 +50,26 @@ def privacy_requests() -> Page:
             if not form.confirm_erase.data:
                 form.confirm_erase.errors = [_("Please tick the box to confirm the erasure.")]
                 return _page(form, 422)
-            erasure = dsr.erase(address, actor=current_user, via="web")
+            erasure = dsr.erase(address, actor=current_user, via="web",
+                                paper_name=form.paper_name.data)
             flash(_("Erased %(count)s signature(s).", count=erasure.signatures))
+            if form.paper_name.data:
+                flash(_("Erased %(count)s paper signature(s).",
+                        count=erasure.paper_signatures))
+            if erasure.packages_rebuilt:
+                flash(_("Rebuilt %(count)s delivery package(s) without this person.",
+                        count=erasure.packages_rebuilt))
+            if erasure.already_delivered:
+                flash(_("Already sent to the targets before this erasure, so their copy "
+                        "still lists this person: delivery %(ids)s.",
+                        ids=", ".join(str(i) for i in erasure.already_delivered)))
             if erasure.subscriber:
                 flash(_("The network subscription is erased."))
             if erasure.staff_account:
                 flash(_("This address also has a staff account: remove it under Users."))
             return redirect(url_for("admin.privacy_requests"), 303)
-        data = dsr.export(address, actor=current_user, via="web")
+        data = dsr.export(address, actor=current_user, via="web",
+                          paper_name=form.paper_name.data)
     except dsr.RequestError as exc:
         form.email.errors = [*form.email.errors, str(exc)]
         return _page(form, 422)

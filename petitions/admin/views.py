@@ -414,18 +414,38 @@ class SuppressionForm(FlaskForm):
     note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=200)])
 
 
-def _render_suppressions(form: SuppressionForm, status: int = 200) -> tuple[str, int]:
-    search = request.args.get("address", "").strip()
+class SuppressionSearchForm(FlaskForm):
+    """Finding an address's entries: a POST, so the address stays out of URLs."""
+
+    address = EmailField(_l("Find an address"), validators=[
+        DataRequired(_l("Please enter an email address.")), Length(max=254)])
+
+
+def _render_suppressions(form: SuppressionForm, status: int = 200,
+                         search_form: SuppressionSearchForm | None = None,
+                         search: str = "") -> tuple[str, int]:
+    search_form = search_form or SuppressionSearchForm(formdata=None)
     page_number = request.args.get("page", 1, type=int) or 1
-    search_error = None
     try:
-        page = suppression.entries(page=min(max(page_number, 1), MAX_AUDIT_PAGE),
+        page = suppression.entries(page=1 if search else min(max(page_number, 1),
+                                                             MAX_AUDIT_PAGE),
                                    search=search or None)
     except SigningError as exc:
-        search_error = str(exc)
+        search_form.address.errors = [*search_form.address.errors, str(exc)]
+        search, status = "", 422
         page = suppression.entries(page=1)
     return render_template("admin/suppressions.html", form=form, page=page, search=search,
-                           search_error=search_error, remove_form=ConfirmForm()), status
+                           search_form=search_form, remove_form=ConfirmForm()), status
+
+
+@bp.post("/suppressions/search")
+@admin_required
+def suppression_search() -> Page:
+    search_form = SuppressionSearchForm()
+    form = SuppressionForm(formdata=None)
+    if not search_form.validate_on_submit():
+        return _render_suppressions(form, 422, search_form)
+    return _render_suppressions(form, 200, search_form, (search_form.address.data or "").strip())
 
 
 @bp.route("/suppressions", methods=["GET", "POST"])

@@ -385,7 +385,8 @@ PATHS.update({
             "requestDelivery", "Deliver the signatures to every target",
             description="Queues a delivery: a worker compiles a PDF letter per target "
                         "and a CSV of names and countries, and emails them to each target "
-                        "with the requesting organizer in copy. The body is optional.",
+                        "(no one in copy, no organizer named); the requesting organizer "
+                        "gets a separate copy. The body is optional.",
             request_body=ref("DeliveryRequest"), scope="write",
             responses={202: json_response(
                 "The queued delivery.", ref("Delivery"),

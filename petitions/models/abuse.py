@@ -27,9 +27,8 @@ class BlockRule(db.Model):
     kind: Mapped[BlockKind] = mapped_column(
         Enum(BlockKind, native_enum=False, length=16,
              values_callable=lambda e: [m.value for m in e]), index=True)
+    # Only the digest: what the admin typed is shown to them once, when it is added.
     value: Mapped[str] = mapped_column(String(64), index=True)
-    # What the admin typed, for domains and networks (not for addresses).
-    label: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
                                                                  ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -38,7 +37,8 @@ class BlockRule(db.Model):
 
 
 class AbuseReport(db.Model):
-    """The hourly report of networks and email domains signing unusually often."""
+    """The hourly report of networks and email domains signing unusually often, by
+    their digests only."""
 
     __tablename__ = "abuse_reports"
 

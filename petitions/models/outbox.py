@@ -29,6 +29,9 @@ class OutboxStatus(enum.StrEnum):
 class OutboxKind(enum.StrEnum):
     CONFIRMATION = "confirmation"
     DELIVERY = "delivery"
+    # The requesting organizer's own copy of a delivery: never in copy of the targets'
+    # message, which must not name anyone behind the appeal.
+    DELIVERY_COPY = "delivery_copy"
     REMINDER = "reminder"
     UPDATE = "update"
     ALERT = "alert"

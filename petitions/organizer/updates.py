@@ -15,7 +15,7 @@ from petitions.auth.access import managed_action_or_abort
 from petitions.models import Action, Update, User
 from petitions.organizer import bp
 from petitions.services import updates
-from petitions.services.actions import render_markdown
+from petitions.services.actions import render_markdown_offline
 
 
 class UpdateForm(FlaskForm):
@@ -64,7 +64,7 @@ def update_new(slug: str) -> tuple[str, int] | Response:
         if not form.validate_on_submit():
             status = 422
         elif "preview" in request.form:
-            preview = render_markdown(form.body.data or "")
+            preview = render_markdown_offline(form.body.data or "")
         else:
             try:
                 update = updates.create_update(action, _user(), form.subject.data or "",
@@ -88,7 +88,7 @@ def update_detail(slug: str, update_id: int) -> str:
     action, update = _load(slug, update_id)
     assert update is not None
     return render_template("organizer/updates_detail.html", action=action, update=update,
-                           body_html=render_markdown(update.body), form=ActionForm(),
+                           body_html=render_markdown_offline(update.body), form=ActionForm(),
                            report=updates.report(update), audience=updates.audience(action))
 
 

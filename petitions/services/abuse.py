@@ -1,15 +1,19 @@
 """Defences against a flood of fake signatures: block rules, striking out signatures in
 bulk, and the hourly report of networks and email domains signing unusually often.
 
-Nothing here keeps an IP address or an address in clear: rules and signatures carry
-truncated keyed digests of the email's domain and of the signer's network (the /24
-of an IPv4 address, the /48 of an IPv6 one). Blocking a range typed as CIDR stores
-the digests of the /24 (or /48) networks it covers.
+Nothing here keeps an IP address, a domain or an address in clear: rules, signatures,
+reports and the audit log carry truncated keyed digests of the email's domain and of
+the signer's network (the /24 of an IPv4 address, the /48 of an IPv6 one). Blocking
+a range typed as CIDR stores the digests of the /24 (or /48) networks it covers. The
+admin sees what they typed once, when it is added; afterwards a rule or a finding is
+shown by ``digest_label``, which names nothing to whoever reads the database, but
+matches what an admin types again (a search, a second rule).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 import weakref
 from collections import Counter
@@ -85,6 +89,51 @@ def email_domain_digest(domain: str, field: str = "value") -> str:
     return vault().digest(normalize_domain(domain, field), "email-domain")[:DIGEST_LENGTH]
 
 
+def digest_label(digest: str) -> str:
+    """How a rule, a finding or an audit entry shows a digested value."""
+    return f"#{digest[:8]}"
+
+
+def range_label(networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+    """The label of a typed range: its first network's, and how many it covers."""
+    label = digest_label(network_digest(networks[0]))
+    return label if len(networks) == 1 else f"{label} (+{len(networks) - 1})"
+
+
+_EMAIL = re.compile(r"[^\s<>()\"',;]+@[^\s<>()\"',;]+")
+_IP_LIKE = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*(?:/\d{1,3})?")
+_DOMAIN = re.compile(r"(?<![\w@.-])(?:[\w-]+\.)+[A-Za-z][\w-]+(?![\w@-])")
+
+
+def redact_identifiers(text: str) -> str:
+    """Free text an admin typed (a suppression's note), with every email address, IP
+    address or range and domain name in it replaced by its digest label."""
+
+    def address(match: re.Match[str]) -> str:
+        try:
+            return f"address {digest_label(address_digest(match.group(0)))}"
+        except SigningError:
+            return "address"
+
+    def network(match: re.Match[str]) -> str:
+        value = match.group(0)
+        try:
+            found = networks_in(value) if "/" in value else [network_of(value)]
+        except (AbuseError, ValueError):
+            return value  # not an address (a time, a version number)
+        return f"network {range_label(found)}"
+
+    def domain(match: re.Match[str]) -> str:
+        try:
+            return f"domain {digest_label(email_domain_digest(match.group(0)))}"
+        except AbuseError:
+            return "domain"
+
+    text = _EMAIL.sub(address, text)
+    text = _IP_LIKE.sub(network, text)
+    return _DOMAIN.sub(domain, text)
+
+
 def networks_in(cidr: str, field: str = "value"
                 ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The /24 (or /48) networks a typed range covers; a narrower range or a single
@@ -107,42 +156,42 @@ def networks_in(cidr: str, field: str = "value"
 
 def add_rule(kind: BlockKind, value: str, *, actor: User | None,
              via: str = "web") -> list[BlockRule]:
-    """Block an email domain, an address or an IP range. Audited; commits."""
+    """Block an email domain, an address or an IP range. Audited; commits. Only the
+    digests are kept: the caller shows the admin what they typed, once."""
     if kind == BlockKind.EMAIL_DOMAIN:
         domain = normalize_domain(value)
         if "." not in domain:
             raise AbuseError("value", "Please give a domain such as example.org.")
-        pairs = [(email_domain_digest(domain), domain)]
+        digests = [email_domain_digest(domain)]
     elif kind == BlockKind.EMAIL:
         try:
-            pairs = [(address_digest(value), "")]
+            digests = [address_digest(value)]
         except SigningError as exc:
             raise AbuseError("value", str(exc)) from exc
     else:
-        label = value.strip()
-        pairs = [(network_digest(network), label) for network in networks_in(value)]
-    return _store_rules(kind, pairs, actor=actor, via=via)
+        digests = [network_digest(network) for network in networks_in(value)]
+    return _store_rules(kind, digests, actor=actor, via=via)
 
 
-def block_network_digest(digest: str, *, actor: User | None, via: str = "web"
-                         ) -> list[BlockRule]:
-    """Block a network the report named by its digest only."""
-    return _store_rules(BlockKind.IP_NETWORK, [(digest[:DIGEST_LENGTH], "")], actor=actor,
-                        via=via)
+def block_digest(kind: BlockKind, digest: str, *, actor: User | None, via: str = "web"
+                 ) -> list[BlockRule]:
+    """Block a network or an email domain the report named by its digest only."""
+    if kind not in (BlockKind.IP_NETWORK, BlockKind.EMAIL_DOMAIN):
+        raise AbuseError("kind", "Only a network or a domain is blocked by its digest.")
+    return _store_rules(kind, [digest[:DIGEST_LENGTH]], actor=actor, via=via)
 
 
-def _store_rules(kind: BlockKind, pairs: list[tuple[str, str]], *, actor: User | None,
+def _store_rules(kind: BlockKind, digests: list[str], *, actor: User | None,
                  via: str) -> list[BlockRule]:
     existing = set(db.session.scalars(select(BlockRule.value).where(
-        BlockRule.kind == kind, BlockRule.value.in_([value for value, _ in pairs]))))
-    rules = [BlockRule(kind=kind, value=value, label=label,
-                       created_by_id=actor.id if actor else None)
-             for value, label in pairs if value not in existing]
+        BlockRule.kind == kind, BlockRule.value.in_(digests))))
+    rules = [BlockRule(kind=kind, value=value, created_by_id=actor.id if actor else None)
+             for value in digests if value not in existing]
     db.session.add_all(rules)
     db.session.flush()
     audit.record("block.add", "block_rule", rules[0].id if rules else None, actor=actor,
                  via=via, after={"kind": str(kind), "rules": len(rules),
-                                 "label": pairs[0][1] if pairs else ""})
+                                 "digest": digest_label(digests[0]) if digests else ""})
     db.session.commit()
     forget_cached_rules()
     return rules
@@ -153,7 +202,7 @@ def remove_rule(rule_id: int, *, actor: User | None, via: str = "web") -> bool:
     if rule is None:
         return False
     audit.record("block.remove", "block_rule", rule.id, actor=actor, via=via,
-                 before={"kind": str(rule.kind), "label": rule.label})
+                 before={"kind": str(rule.kind), "digest": digest_label(rule.value)})
     db.session.delete(rule)
     db.session.commit()
     forget_cached_rules()
@@ -281,7 +330,10 @@ def invalidate(selection: Selection, *, actor: User | None, via: str = "web") ->
                  selection.action_id if selection.action_id is not None else None,
                  actor=actor, via=via,
                  after={"signatures": len(ids), "actions": sorted(per_action),
-                        "domain": selection.domain, "network": selection.network,
+                        "domain": digest_label(email_domain_digest(selection.domain))
+                        if selection.domain else "",
+                        "network": range_label(networks_in(selection.network))
+                        if selection.network else "",
                         "since": selection.since.isoformat() if selection.since else None,
                         "until": selection.until.isoformat() if selection.until else None})
     db.session.commit()
@@ -294,8 +346,8 @@ def invalidate(selection: Selection, *, actor: User | None, via: str = "web") ->
 
 def compile_report(now: datetime | None = None) -> AbuseReport:
     """Networks and email domains with at least ``ABUSE_REPORT_THRESHOLD`` signatures in
-    the last hour. Networks are kept as digests; a flagged domain's name is read from
-    one of its (decrypted) addresses, in memory."""
+    the last hour, by digest only (no address is decrypted to name a domain: the admin
+    who suspects one types it, and the block form or the strike-out preview matches)."""
     end = now or utcnow()
     start = end - timedelta(hours=1)
     threshold = current_app.config["ABUSE_REPORT_THRESHOLD"]
@@ -307,12 +359,8 @@ def compile_report(now: datetime | None = None) -> AbuseReport:
             .group_by(column).having(func.count() >= threshold)
             .order_by(func.count().desc()))]
 
-    domains = []
-    for digest, count in busy(Signature.email_domain_digest):
-        address = db.session.scalar(select(Signature.email).where(
-            *in_period, Signature.email_domain_digest == digest).limit(1))
-        domains.append({"domain": (address or "").rpartition("@")[2].lower(),
-                        "digest": digest, "count": count})
+    domains = [{"digest": digest, "count": count}
+               for digest, count in busy(Signature.email_domain_digest)]
     total = db.session.scalar(select(func.count()).select_from(Signature)
                               .where(*in_period)) or 0
     report = AbuseReport(period_start=start, period_end=end, findings={

@@ -83,6 +83,20 @@ def render_markdown(text: str) -> str:
     return nh3.clean(_markdown.render(text), link_rel="noopener noreferrer nofollow")
 
 
+# What makes a reader fetch from elsewhere: nh3 already drops <link>, <iframe>, <style>,
+# the style, srcset and background attributes; an image is all that is left.
+_OFFLINE_TAGS = nh3.ALLOWED_TAGS - {"img"}
+
+
+@lru_cache(maxsize=256)
+def render_markdown_offline(text: str) -> str:
+    """As ``render_markdown``, for HTML read away from the site (emails, PDF letters):
+    without any remote resource, so that no signer's mail client (nor the worker
+    building a letter) pings whoever the text points at. Links stay."""
+    return nh3.clean(render_markdown(text), tags=_OFFLINE_TAGS,
+                     link_rel="noopener noreferrer nofollow")
+
+
 def _check_fields(fields: dict[str, Any]) -> None:
     """Validate the fields present in ``fields``; raise ActionError naming each bad one."""
     errors: dict[str, str] = {}
@@ -303,6 +317,11 @@ def _set_status(action: Action, status: ActionStatus) -> None:
         action.published_at = utcnow()
     if status == ActionStatus.CLOSED and action.closed_at is None:
         action.closed_at = utcnow()
+    if status == ActionStatus.PUBLISHED:
+        # Reopened: the retention clock stops, and starts again at the next close;
+        # the signatures to come are anonymized in their turn (see services.retention).
+        action.closed_at = None
+        action.anonymized_at = None
 
 
 def _join_demands(demands: list[str] | None) -> str:

@@ -119,13 +119,9 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     counts = counting.counts(action.id)
     compiled_on = utcnow().date()
     targets = [t for t in action.targets if t.email]
-    files = {CSV_NAME: ("text/csv", build_csv(signers(action)))}
-    for position, target in enumerate(targets):
-        pdf = build_pdf(action, Addressee(target.name, target.title, target.organization),
-                        confirmed=tally.confirmed, paper=counts.paper,
-                        by_country=tally.by_country, compiled_on=compiled_on,
-                        rows=signers(action), locale=action.language)
-        files[_pdf_name(position)] = ("application/pdf", pdf)
+    files = _package(action, [Addressee(t.name, t.title, t.organization) for t in targets],
+                     confirmed=tally.confirmed, paper=counts.paper,
+                     by_country=tally.by_country, compiled_on=compiled_on)
 
     delivery = db.session.scalar(select(Delivery).where(Delivery.id == delivery_id)
                                  .with_for_update())
@@ -135,7 +131,7 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     for name, (media_type, content) in files.items():
         delivery.files.append(DeliveryFile(
             name=name, media_type=media_type, size=len(content),
-            content=vault().encrypt_bytes(content, _file_context(delivery_id, name))))
+            content=vault().encrypt_bytes(content, file_context(delivery_id, name))))
     outbox_ids = []
     for position, target in enumerate(targets):
         recipient = DeliveryRecipient(position=position, name=target.name, title=target.title,
@@ -143,6 +139,9 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
         delivery.recipients.append(recipient)
         db.session.flush()
         outbox_ids.append(outbox.record_for_recipient(recipient))
+    organizer = delivery.requested_by
+    if organizer is not None and organizer.active:
+        outbox_ids.append(outbox.record_delivery_copy(delivery))
     delivery.confirmed_count = tally.confirmed
     delivery.paper_count = counts.paper
     delivery.by_country = tally.by_country
@@ -153,11 +152,63 @@ def compile_delivery(delivery_id: int) -> DeliveryStatus | None:
     return DeliveryStatus.SENDING
 
 
+def _package(action: Action, addressees: list[Addressee], *, confirmed: int, paper: int,
+             by_country: dict[str, int], compiled_on: date,
+             until: datetime | None = None) -> dict[str, tuple[str, bytes]]:
+    """name: (media type, content) of the CSV and of one letter per addressee."""
+    files = {CSV_NAME: ("text/csv", build_csv(signers(action, until)))}
+    for position, addressee in enumerate(addressees):
+        files[_pdf_name(position)] = ("application/pdf", build_pdf(
+            action, addressee, confirmed=confirmed, paper=paper, by_country=by_country,
+            compiled_on=compiled_on, rows=signers(action, until), locale=action.language))
+    return files
+
+
+def rebuild_package(delivery: Delivery) -> bool:
+    """Rebuild the stored files of a compiled delivery from the signers it carried who
+    are still held (after a data-subject erasure); counts follow. Returns whether a
+    package was rebuilt (False: nothing compiled, or its files already deleted).
+    The caller commits.
+
+    The targets' copy, if already sent, cannot be recalled: the caller reports it.
+    """
+    if delivery.compiled_at is None or not delivery.files:
+        return False
+    action = delivery.action
+    by_country: dict[str, int] = {}
+    confirmed = paper = 0
+    for signer in signers(action, delivery.compiled_at):
+        if signer.on_paper:
+            paper += 1
+        else:
+            confirmed += 1
+            by_country[signer.country] = by_country.get(signer.country, 0) + 1
+    addressees = [Addressee(r.name, r.title, r.organization) for r in delivery.recipients]
+    files = _package(action, addressees, confirmed=confirmed, paper=paper,
+                     by_country=dict(sorted(by_country.items())),
+                     compiled_on=delivery.compiled_at.date(), until=delivery.compiled_at)
+    for stored in delivery.files:
+        if stored.name not in files:
+            continue
+        content = files[stored.name][1]
+        stored.content = vault().encrypt_bytes(content, file_context(delivery.id, stored.name))
+        stored.size = len(content)
+    delivery.confirmed_count, delivery.paper_count = confirmed, paper
+    delivery.by_country = dict(sorted(by_country.items()))
+    return True
+
+
+def reached_a_target(delivery: Delivery) -> bool:
+    """Whether a target has received the package already (it cannot be recalled)."""
+    return any(r.status == "sent" for r in delivery.recipients)
+
+
 def _pdf_name(position: int) -> str:
     return f"letter-{position + 1}.pdf"
 
 
-def _file_context(delivery_id: int, name: str) -> str:
+def file_context(delivery_id: int, name: str) -> str:
+    """What a delivery file's ciphertext is bound to (see ``keys.encrypted_columns``)."""
     return f"delivery_files:{delivery_id}:{name}"
 
 
@@ -171,8 +222,15 @@ def attachments_for(recipient: DeliveryRecipient) -> list[tuple[str, str, bytes]
             if f.name in wanted]
 
 
+def copy_attachments(delivery: Delivery) -> list[tuple[str, str, bytes]]:
+    """What the organizer's copy carries: every target's letter and the CSV."""
+    slug = delivery.action.slug
+    return [(f"{slug}-{stored.name}", stored.media_type, read_file(stored))
+            for stored in delivery.files]
+
+
 def read_file(stored: DeliveryFile) -> bytes:
-    return vault().decrypt_bytes(stored.content, _file_context(stored.delivery_id, stored.name))
+    return vault().decrypt_bytes(stored.content, file_context(stored.delivery_id, stored.name))
 
 
 def get_file(delivery: Delivery, name: str) -> DeliveryFile | None:

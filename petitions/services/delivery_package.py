@@ -16,10 +16,9 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
-import nh3
 from flask_babel import force_locale, gettext
 from fpdf import FPDF
 from fpdf.fonts import FontFace, TextStyle
@@ -29,7 +28,7 @@ from sqlalchemy import select
 from petitions import countries
 from petitions.extensions import db
 from petitions.models import Action, PaperSignature, Signature, SignatureStatus
-from petitions.services.actions import render_markdown
+from petitions.services.actions import render_markdown_offline
 from petitions.services.exports import escape_cell
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
@@ -53,8 +52,6 @@ BATCH = 2000
 # glyph beyond Latin-1: either would stop the letter. Such text keeps the letter's font.
 _HTML_STYLES = {"em": FontFace(), "i": FontFace(), "code": FontFace(),
                 "pre": TextStyle(t_margin=4)}
-# Images would be fetched from wherever the appeal points, by the worker: left out.
-_HTML_TAGS = nh3.ALLOWED_TAGS - {"img"}
 
 
 @dataclass(frozen=True)
@@ -72,19 +69,23 @@ class Signer:
     on_paper: bool = False
 
 
-def signers(action: Action) -> Iterator[Signer]:
-    """Every confirmed online signer, then every paper signer, streamed in batches."""
+def signers(action: Action, until: datetime | None = None) -> Iterator[Signer]:
+    """Every confirmed online signer, then every paper signer, streamed in batches;
+    with ``until``, only those confirmed or uploaded by then (a package rebuilt)."""
     online = (select(Signature.first_name, Signature.last_name, Signature.country)
               .where(Signature.action_id == action.id,
                      Signature.status == SignatureStatus.CONFIRMED)
               .order_by(Signature.confirmed_at, Signature.id)
               .execution_options(yield_per=BATCH))
-    for first, last, country in db.session.execute(online):
-        yield Signer(first, last, country)
     paper = (select(PaperSignature.first_name, PaperSignature.last_name, PaperSignature.country)
              .where(PaperSignature.action_id == action.id)
              .order_by(PaperSignature.id)
              .execution_options(yield_per=BATCH))
+    if until is not None:
+        online = online.where(Signature.confirmed_at <= until)
+        paper = paper.where(PaperSignature.created_at <= until)
+    for first, last, country in db.session.execute(online):
+        yield Signer(first, last, country)
     for first, last, country in db.session.execute(paper):
         yield Signer(first, last, country, on_paper=True)
 
@@ -212,8 +213,8 @@ def _write_body(pdf: FPDF, body: str) -> None:
     right-to-left writing, so a text in Persian or Arabic is set paragraph by
     paragraph instead, each shaped and ordered by HarfBuzz and aligned to the right."""
     if not any(unicodedata.bidirectional(char) in ("R", "AL") for char in body):
-        pdf.write_html(nh3.clean(render_markdown(body), tags=_HTML_TAGS),
-                       tag_styles=_HTML_STYLES)
+        # Images would be fetched from wherever the appeal points, by the worker.
+        pdf.write_html(render_markdown_offline(body), tag_styles=_HTML_STYLES)
         return
     for block in _plain_blocks(body):
         pdf.multi_cell(0, 6, block, align=_alignment(block), new_x="LMARGIN", new_y="NEXT")

@@ -11,7 +11,11 @@ Rotating the encryption key is done while the site keeps serving:
 
 The columns to rotate are found by inspecting the tables (every column whose type
 is :class:`~petitions.crypto.EncryptedText`), so a column added later is rotated
-without touching this module. Each value is rewritten with a compare-and-set
+without touching this module. The delivery packages (the PDF letters and CSVs, every
+signer's name) are encrypted bytes bound to their own row (delivery and file name)
+rather than to their column, so they are listed here by name.
+
+Each value is rewritten with a compare-and-set
 ``UPDATE ... WHERE id = :id AND col = :old_blob``: if the application changed the
 value in the meantime (a fresh token, a payload erased after sending), that write
 stands and the rotation leaves the row alone. Rows already under the newest key are
@@ -26,13 +30,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Column, LargeBinary, MetaData, Table, func, select, type_coerce, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from petitions.crypto import KEY_ID_LENGTH, EncryptedText, VaultError, vault
 from petitions.extensions import db
-from petitions.models import Signature
+from petitions.models import DeliveryFile, Signature
+from petitions.services.deliveries import file_context
 from petitions.services.signing import address_digest
 
 DEFAULT_BATCH_SIZE = 500
@@ -47,8 +53,12 @@ class EncryptedColumn:
     """One column of ciphertext, and the context its values are bound to."""
 
     table: Table
-    column: Column[str]
+    column: Column[Any]
     primary_key: Column[int]
+    # A blob bound to its row rather than to its column (a delivery file): the columns
+    # its context is made of, and how.
+    context_columns: tuple[Column[Any], ...] = ()
+    row_context: Callable[..., str] | None = None
 
     @property
     def name(self) -> str:
@@ -58,6 +68,10 @@ class EncryptedColumn:
     def context(self) -> str:
         assert isinstance(self.column.type, EncryptedText)
         return self.column.type.context
+
+    def context_for(self, values: Sequence[Any]) -> str:
+        """The context a row's value is bound to; ``values`` are its ``context_columns``."""
+        return self.context if self.row_context is None else self.row_context(*values)
 
     @property
     def raw(self) -> ColumnElement[bytes]:
@@ -112,9 +126,11 @@ class RotationReport:
 
 
 def encrypted_columns(metadata: MetaData | None = None) -> list[EncryptedColumn]:
-    """Every ``EncryptedText`` column of every table, in a stable order."""
+    """Every ``EncryptedText`` column of every table, in a stable order, then the
+    delivery files."""
+    metadata = metadata or db.metadata
     found = []
-    for table in (metadata or db.metadata).sorted_tables:
+    for table in metadata.sorted_tables:
         for column in table.columns:
             if not isinstance(column.type, EncryptedText):
                 continue
@@ -122,6 +138,10 @@ def encrypted_columns(metadata: MetaData | None = None) -> list[EncryptedColumn]
             if len(keys) != 1:
                 raise RotationError(f"{table.name}: rotation needs a single-column primary key")
             found.append(EncryptedColumn(table, column, keys[0]))
+    files = DeliveryFile.__table__
+    if metadata.tables.get(files.name) is files:
+        found.append(EncryptedColumn(files, files.c.content, files.c.id,
+                                     (files.c.delivery_id, files.c.name), file_context))
     return found
 
 
@@ -131,22 +151,24 @@ def count_stale(column: EncryptedColumn) -> int:
         select(func.count()).select_from(column.table).where(column.stale())) or 0
 
 
-def reencrypt_rows(column: EncryptedColumn, rows: Sequence[tuple[int, bytes]]) -> tuple[int, int]:
-    """Rewrite each ``(id, blob)`` under the current key, unless the row changed since the
-    blob was read. Returns ``(rotated, conflicts)``; the caller commits."""
+def reencrypt_rows(column: EncryptedColumn,
+                   rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
+    """Rewrite each ``(id, blob, *context_columns)`` under the current key, unless the row
+    changed since the blob was read. Returns ``(rotated, conflicts)``; the caller commits."""
     pii = vault()
     rotated = conflicts = 0
-    for row_id, blob in rows:
+    for row_id, blob, *bound_to in rows:
         blob = bytes(blob)
         if pii.is_current(blob):
             continue
+        context = column.context_for(bound_to)
         try:
-            plaintext = pii.decrypt(blob, column.context)
+            plaintext = pii.decrypt_bytes(blob, context)
         except VaultError as exc:
             raise RotationError(
                 f"{column.name} of row {row_id} cannot be decrypted with the configured "
                 f"keys ({exc}); is an old key missing from PII_ENCRYPTION_KEYS?") from exc
-        fresh = pii.encrypt(plaintext, column.context)
+        fresh = pii.encrypt_bytes(plaintext, context)
         result = db.session.execute(
             update(column.table)
             .where(column.primary_key == row_id, column.raw == blob)
@@ -172,11 +194,12 @@ def rotate_batches(batch_size: int = DEFAULT_BATCH_SIZE,
     for column in encrypted_columns() if columns is None else columns:
         after: int | None = None
         while True:
-            query = (select(column.primary_key, column.raw).where(column.stale())
-                     .order_by(column.primary_key).limit(batch_size))
+            query = (select(column.primary_key, column.raw, *column.context_columns)
+                     .where(column.stale()).order_by(column.primary_key).limit(batch_size))
             if after is not None:
                 query = query.where(column.primary_key > after)
-            rows = [(row_id, bytes(blob)) for row_id, blob in db.session.execute(query)]
+            rows = [(row_id, bytes(blob), *bound_to)
+                    for row_id, blob, *bound_to in db.session.execute(query)]
             if not rows:
                 db.session.rollback()
                 break

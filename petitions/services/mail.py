@@ -35,6 +35,7 @@ from sqlalchemy.orm import contains_eager
 
 from petitions.extensions import db
 from petitions.models import (
+    Delivery,
     DeliveryRecipient,
     OutboundEmail,
     OutboxKind,
@@ -246,6 +247,8 @@ def build_message(row: OutboundEmail) -> EmailMessage:
 
     if row.kind == OutboxKind.DELIVERY and row.delivery_recipient is not None:
         return _delivery_message(row, row.delivery_recipient)
+    if row.kind == OutboxKind.DELIVERY_COPY:
+        return _delivery_copy_message(row)
     builders = {OutboxKind.REMINDER: reminders.reminder_draft,
                 OutboxKind.UPDATE: updates.update_draft, OutboxKind.ALERT: updates.update_draft,
                 OutboxKind.SUBSCRIBE: network.subscribe_draft,
@@ -301,8 +304,10 @@ def _assemble(row: OutboundEmail, draft: Draft) -> EmailMessage:
 
 
 def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> EmailMessage:
-    """The package for one target: addressed by name, the organizer in copy, the PDF
-    letter and the CSV attached."""
+    """The package for one target: addressed by name, the PDF letter and the CSV
+    attached. Nobody is in copy and no organizer is named: the officials an appeal is
+    addressed to may be the very people its organizers need protecting from. The
+    organizer gets a copy of their own (``_delivery_copy_message``)."""
     delivery = recipient.delivery
     action = delivery.action
     context = {"recipient": recipient, "delivery": delivery, "action": action,
@@ -316,19 +321,49 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
     message["Subject"] = header_text(subject)
     message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
     message["To"] = formataddr((header_text(recipient.name), _ascii_address(recipient.email)))
-    organizer = delivery.requested_by
-    if organizer is not None and organizer.active:
-        message["Cc"] = formataddr((organizer.name or "", _ascii_address(organizer.email)))
     message["Message-ID"] = _message_id(row.id)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    for filename, media_type, content in deliveries.attachments_for(recipient):
+    _attach(message, deliveries.attachments_for(recipient))
+    return message
+
+
+def _delivery_copy_message(row: OutboundEmail) -> EmailMessage:
+    """The requesting organizer's copy of a delivery: who it went to, and the package."""
+    delivery_id = json.loads(row.payload or "{}").get("delivery_id")
+    delivery = db.session.get(Delivery, delivery_id) if delivery_id else None
+    organizer = delivery.requested_by if delivery is not None else None
+    if delivery is None or organizer is None or not organizer.active:
+        raise PermanentMailError("the delivery or its organizer is gone")
+    action = delivery.action
+    context = {"delivery": delivery, "action": action, "organizer": organizer,
+               "recipients": delivery.recipients,
+               "action_url": external_url("public.action", slug=action.slug)}
+    with force_locale(action.language):
+        subject = gettext("Your copy: %(count)s signatures delivered: %(title)s",
+                          count=f"{delivery.total:,}", title=action.title)
+        text = render_template("emails/delivery_copy.txt", **context)
+        html = render_template("emails/delivery_copy.html", **context)
+    message = EmailMessage()
+    message["Subject"] = header_text(subject)
+    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
+    message["To"] = formataddr((header_text(organizer.name or ""),
+                                _ascii_address(organizer.email)))
+    message["Message-ID"] = _message_id(row.id)
+    message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    _attach(message, deliveries.copy_attachments(delivery))
+    return message
+
+
+def _attach(message: EmailMessage, files: list[tuple[str, str, bytes]]) -> None:
+    for filename, media_type, content in files:
         maintype, _, subtype = media_type.partition("/")
         # Text without a charset is US-ASCII to a mail client: the CSV is UTF-8.
         params = {"charset": "utf-8"} if maintype == "text" else None
         message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename,
                                params=params)
-    return message
 
 
 def _ascii_address(address: str) -> str:

@@ -59,6 +59,16 @@ def record_for_recipient(recipient: DeliveryRecipient) -> int:
     return row.id
 
 
+def record_delivery_copy(delivery: Delivery) -> int:
+    """Add the requesting organizer's copy of a delivery to the current transaction."""
+    row = OutboundEmail(kind=OutboxKind.DELIVERY_COPY, dedupe_key=f"delivery-copy:{delivery.id}",
+                        payload=json.dumps({"delivery_id": delivery.id}),
+                        status=OutboxStatus.PENDING, dispatched_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 def hand_off(ids: Iterable[int]) -> int:
     """Give committed outbox rows to the broker. Returns how many were handed off.
 

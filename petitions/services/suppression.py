@@ -2,7 +2,9 @@
 
 Every sending path asks ``is_suppressed`` before it sends. Only the keyed digest of
 an address is stored, so the list reveals no one; an admin adding an address types
-it, and it is turned into the digest at once.
+it, and it is turned into the digest at once. A note the admin adds keeps no address,
+IP or domain in clear either (``abuse.redact_identifiers``). Searching for an address
+is a POST: an address never sits in a URL, a log line or the browser's history.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from petitions.extensions import db
 from petitions.models import Suppression, SuppressionReason, User
 from petitions.services import audit
+from petitions.services.abuse import redact_identifiers
 from petitions.services.signing import address_digest
 
 ALL = "all"
@@ -92,7 +95,8 @@ def entries(page: int = 1, per_page: int = 50, search: str | None = None) -> Pag
 
 def admin_add(actor: User, address: str, note: str | None = None) -> bool:
     """An admin suppresses an address everywhere; audited, committed."""
-    row = add(address_digest(address), SuppressionReason.ADMIN, note=note or None)
+    row = add(address_digest(address), SuppressionReason.ADMIN,
+              note=redact_identifiers(note) if note else None)
     if row is not None:
         audit.record("suppression.create", "suppression", row.id, actor=actor,
                      after={"scope": row.scope, "reason": str(row.reason)})

@@ -39,7 +39,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.services import audit, network, outbox, public_page, suppression
-from petitions.services.actions import render_markdown
+from petitions.services.actions import render_markdown_offline
 from petitions.services.mail import Draft, PermanentMailError
 from petitions.urls import external_url
 
@@ -377,7 +377,9 @@ def update_draft(row: OutboundEmail) -> Draft:
     payload = json.loads(row.payload or "{}")
     context: dict[str, object] = {"update": update, "action": action,
                                   "action_url": external_url("public.action", slug=action.slug),
-                                  "body_html": render_markdown(update.body)}
+                                  # No remote image: a tracker would learn who
+                                  # read the update, when, and from where.
+                                  "body_html": render_markdown_offline(update.body)}
     if row.signature is not None:
         signature = row.signature
         name, address, locale = (f"{signature.first_name} {signature.last_name}",

@@ -28,7 +28,6 @@ from tests.delivery_flow_factories import (
     GUTERRES,
     NO_EMAIL,
     ORGANIZER_EMAIL,
-    ORGANIZER_NAME,
     PAPER_SIGNER,
     PENDING_SIGNER,
     SIGNERS,
@@ -107,20 +106,23 @@ def test_each_target_gets_one_email_with_the_letter_and_the_list(client, mailbox
     assert [(r["name"], r["title"], r["status"]) for r in sending["recipients"]] == [
         (GUTERRES.name, GUTERRES.title, "pending"), (TURK.name, TURK.title, "pending")]
 
-    assert deliver_pending_mail() == 2
+    assert deliver_pending_mail() == 3  # two targets, and the organizer's own copy
 
-    assert len(mailbox.messages) == 2
+    assert len(mailbox.messages) == 3
+    [copy] = mailbox.to(ORGANIZER_EMAIL)
+    assert set(attachments(copy)) == {f"{action.slug}-signatures.csv",
+                                      f"{action.slug}-letter-1.pdf",
+                                      f"{action.slug}-letter-2.pdf"}
     message_ids = {}
     for target, other in ((GUTERRES, TURK), (TURK, GUTERRES)):
         [message] = mailbox.to(target.email)
         [to] = message["To"].addresses
-        [cc] = message["Cc"].addresses
+        assert message["Cc"] is None
         assert (to.display_name, to.addr_spec) == (target.name, target.email)
-        assert (cc.display_name, cc.addr_spec) == (ORGANIZER_NAME, ORGANIZER_EMAIL)
         assert message["Subject"] == f"4 signatures: {action.title}"
         assert f"Dear {target.name}," in message.get_body(("plain",)).get_content()
         envelope = mailbox.envelopes[mailbox.messages.index(message)]
-        assert sorted(envelope[1]) == sorted([target.email, ORGANIZER_EMAIL])
+        assert envelope[1] == [target.email]
         files = attachments(message)
         assert set(files) == {f"{action.slug}-letter.pdf", f"{action.slug}-signatures.csv"}
         media_type, letter = files[f"{action.slug}-letter.pdf"]
@@ -155,7 +157,7 @@ def test_each_target_gets_one_email_with_the_letter_and_the_list(client, mailbox
     # The task delivered twice, e.g. after a worker was lost: nothing is sent again.
     assert deliveries.compile_delivery(queued["id"]) == DeliveryStatus.SENT
     assert deliver_pending_mail() == 0
-    assert len(mailbox.messages) == 2 and len(delivery_outbox()) == 2
+    assert len(mailbox.messages) == 3 and len(delivery_outbox()) == 2
     assert db.session.get(Action, action.id).status == ActionStatus.PUBLISHED
 
 
@@ -373,4 +375,5 @@ def test_targets_without_an_address_get_no_email(client, mailbox, action, organi
     deliveries.compile_delivery(delivery_id)
     deliver_pending_mail()
 
-    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == [TURK.email]
+    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == [
+        TURK.email, organizer.user.email]

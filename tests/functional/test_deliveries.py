@@ -33,6 +33,7 @@ from tests.delivery_flow_factories import (
     SIGNERS,
     TURK,
     Organizer,
+    attachments,
     delivery_outbox,
     make_deliverable_action,
     make_organizer,
@@ -85,6 +86,35 @@ def refuse(address: str, error: type[Exception], reply: str) -> Any:
     return send_message
 
 
+# --- nobody behind the appeal is named to the officials ----------------------------------
+
+
+def test_the_targets_message_names_no_organizer_who_gets_a_copy_of_their_own(
+        app, mailbox, action, organizer):
+    delivery_id = request(action, organizer)
+    mailbox.clear()
+    deliveries.compile_delivery(delivery_id)
+    assert deliver_pending_mail() == 3
+    user = organizer.user
+    for target in (GUTERRES, TURK):
+        [message] = mailbox.to(target.email)
+        for header in ("Cc", "Bcc", "Reply-To"):
+            assert message[header] is None
+        envelope = mailbox.envelopes[mailbox.messages.index(message)]
+        assert envelope[1] == [target.email]
+        raw = message.as_string()
+        bodies = (message.get_body(("plain",)).get_content()
+                  + message.get_body(("html",)).get_content())
+        for mention in (user.email, user.name, user.email.partition("@")[2]):
+            assert mention not in raw and mention not in bodies
+    [copy] = mailbox.to(user.email)
+    assert str(copy["To"]) == f"{user.name} <{user.email}>"
+    assert copy["Cc"] is None
+    copy_text = copy.get_body(("plain",)).get_content()
+    assert GUTERRES.name in copy_text and TURK.name in copy_text
+    assert f"{action.slug}-signatures.csv" in attachments(copy)
+
+
 # --- once, however often the task runs ---------------------------------------------------
 
 
@@ -97,11 +127,12 @@ def test_compiling_twice_queues_one_email_per_target(app, mailbox, action, organ
 
     assert [(r.kind, r.status) for r in delivery_outbox()] == [("delivery", "pending")] * 2
     assert len(fresh(Delivery, delivery_id).recipients) == 2
-    assert deliver_pending_mail() == 2
+    assert deliver_pending_mail() == 3  # and the organizer's copy
     assert deliveries.compile_delivery(delivery_id) == DeliveryStatus.SENT
     assert deliver_pending_mail() == 0
     assert sorted(str(m["To"]) for m in mailbox.messages) == sorted(
-        f"{t.name} <{t.email}>" for t in (GUTERRES, TURK))
+        [f"{t.name} <{t.email}>" for t in (GUTERRES, TURK)]
+        + [f"{organizer.user.name} <{organizer.user.email}>"])
 
 
 def test_a_second_worker_compiling_the_same_delivery_at_once_adds_nothing(
@@ -170,7 +201,7 @@ def test_a_target_refused_for_good_fails_the_delivery_with_the_reason(
         TURK.email, mail.PermanentMailError,
         f"550 5.1.1 <{TURK.email}>: Recipient address rejected: User unknown"))
 
-    assert deliver_pending_mail() == 2
+    assert deliver_pending_mail() == 3  # two targets and the organizer's copy
 
     data = delivery_json(client, action, organizer, delivery_id)
     assert data["status"] == "failed" and data["sent_at"] is None
@@ -183,7 +214,8 @@ def test_a_target_refused_for_good_fails_the_delivery_with_the_reason(
     assert "550 5.1.1" in recipients[TURK.name]["error"]
     assert ADDRESS.search(data["error"]) is None
     assert ADDRESS.search(recipients[TURK.name]["error"]) is None
-    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == [GUTERRES.email]
+    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == [
+        GUTERRES.email, organizer.user.email]
     # A failed delivery does not move the action.
     assert fresh(Action, action.id).status == ActionStatus.PUBLISHED
 
@@ -208,13 +240,13 @@ def test_a_temporary_failure_leaves_the_email_pending_for_its_retry(
     assert [r["status"] for r in data["recipients"]] == ["sent", "pending"]
 
     monkeypatch.undo()
-    assert deliver_pending_mail() == 1
+    assert deliver_pending_mail() == 2  # the retry, and the organizer's copy
 
     data = delivery_json(client, action, organizer, delivery_id)
     assert data["status"] == "sent" and data["sent_at"]
     assert [r["status"] for r in data["recipients"]] == ["sent", "sent"]
     assert sorted(m["To"].addresses[0].addr_spec for m in mailbox.messages) == sorted(
-        [GUTERRES.email, TURK.email])
+        [GUTERRES.email, TURK.email, organizer.user.email])
 
 
 def test_the_task_retries_with_backoff_then_fails_the_delivery(

@@ -19,10 +19,11 @@ from sqlalchemy import LargeBinary, bindparam, event, select, text
 from petitions.crypto import KEY_ID_LENGTH, PIIVault, VaultError, generate_key, vault
 from petitions.extensions import db
 from petitions.models import OutboundEmail, OutboxStatus, Signature
-from petitions.services import keys
+from petitions.services import deliveries, keys
 from petitions.services.confirming import TokenState, confirm
 from petitions.services.signing import resend_confirmation
 from tests.conftest import TEST_KEYS
+from tests.delivery_flow_factories import make_deliverable_action
 from tests.factories import deliver_pending_mail, make_action, make_signature
 
 OLD_KEY = TEST_KEYS["PII_ENCRYPTION_KEYS"][0]
@@ -68,19 +69,24 @@ def sign_people(action: Any, count: int, label: str) -> list[int]:
 
 def raw_values() -> dict[tuple[str, int], bytes]:
     """Every stored ciphertext, by (table.column, row id), read without decrypting."""
+    return {key: blob for key, (blob, _) in _raw_with_contexts().items()}
+
+
+def _raw_with_contexts() -> dict[tuple[str, int], tuple[bytes, str]]:
     values = {}
     for column in keys.encrypted_columns():
-        rows = db.session.execute(select(column.primary_key, column.raw)
+        rows = db.session.execute(select(column.primary_key, column.raw,
+                                         *column.context_columns)
                                   .where(column.column.is_not(None)))
-        values.update({(column.name, row_id): bytes(blob) for row_id, blob in rows})
+        values.update({(column.name, row_id): (bytes(blob), column.context_for(bound))
+                       for row_id, blob, *bound in rows})
     db.session.rollback()
     return values
 
 
-def decrypted_values(pii: PIIVault) -> dict[tuple[str, int], str]:
-    contexts = {c.name: c.context for c in keys.encrypted_columns()}
-    return {(name, row_id): pii.decrypt(blob, contexts[name])
-            for (name, row_id), blob in raw_values().items()}
+def decrypted_values(pii: PIIVault) -> dict[tuple[str, int], bytes]:
+    return {key: pii.decrypt_bytes(blob, context)
+            for key, (blob, context) in _raw_with_contexts().items()}
 
 
 def orm_snapshot() -> dict[int, tuple[str, str, str, str | None, str | None]]:
@@ -98,8 +104,10 @@ def test_every_encrypted_column_is_found_by_inspecting_the_tables():
     found = {c.name for c in keys.encrypted_columns()}
     assert {"signatures.first_name", "signatures.last_name", "signatures.email",
             "signatures.postcode", "signatures.comment", "outbound_emails.payload"} <= found
+    assert "delivery_files.content" in found
     for column in keys.encrypted_columns():
-        assert column.context == column.name
+        if not column.context_columns:
+            assert column.context == column.name
 
 
 def test_rotation_re_encrypts_every_value_under_the_new_key(app, use_keys, mailbox):
@@ -358,3 +366,30 @@ def test_keys_rotate_command_fails_clearly_without_the_old_key(app, runner, use_
 def test_keys_rotate_rejects_a_zero_batch_size(runner):
     result = runner.invoke(args=["keys", "rotate", "--batch-size", "0"])
     assert result.exit_code == 2
+
+
+def test_rotation_covers_the_delivery_packages(app, runner, use_keys, no_broker):
+    """The PDF letters and the CSV list every signer's name: they are rotated with the
+    rest, counted, and still open once the old key is gone."""
+    action = make_deliverable_action()
+    delivery = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(delivery.id)
+    db.session.expire_all()
+    before = {f.name: deliveries.read_file(f)
+              for f in deliveries.list_deliveries(action)[0].files}
+    assert set(before) == {"signatures.csv", "letter-1.pdf", "letter-2.pdf"}
+    stored = raw_values()
+
+    new_key = generate_key()
+    use_keys(new_key, OLD_KEY)
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "delivery_files.content: 3 re-encrypted" in result.output
+    assert f"Re-encrypted {len(stored)} values" in result.output
+
+    use_keys(new_key)  # the old key removed from the configuration
+    package = deliveries.get_delivery(action, delivery.id)
+    assert package is not None
+    after = {f.name: deliveries.read_file(f) for f in package.files}
+    assert after == before
+    assert "Ørjan" in after["signatures.csv"].decode()

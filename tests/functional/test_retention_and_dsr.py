@@ -14,32 +14,41 @@ from sqlalchemy import func, select
 from petitions.extensions import db
 from petitions.models import (
     Action,
+    ActionStatus,
     AuditEntry,
+    Delivery,
+    DeliveryFile,
+    DeliveryStatus,
     OutboundEmail,
+    PaperSignature,
     Signature,
     Subscriber,
     Suppression,
     SuppressionReason,
     utcnow,
 )
-from petitions.services import counting, dsr, retention
-from petitions.services.actions import close_action
+from petitions.services import counting, deliveries, dsr, paper, retention
+from petitions.services.actions import close_action, update_action
 from petitions.services.signing import email_digest
 from tests.account_factories import (  # noqa: F401  - cheap_password_hashing: a fixture
     cheap_password_hashing,
     log_in,
     make_user,
 )
+from tests.delivery_flow_factories import make_deliverable_action, pdf_text
 from tests.factories import (
     csrf_token,
+    deliver_pending_mail,
     field_error,
     fresh,
     make_action,
     make_confirmed_signature,
     make_signature,
+    parse_html,
     post_form,
 )
 from tests.functional.test_admin_console import action_form
+from tests.organizer_factories import csv_bytes
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 ADDRESS = "Leila.Subject@Example.org"
@@ -100,6 +109,91 @@ def test_an_admin_keeps_an_actions_data(client: FlaskClient) -> None:
                          action_form(slug=action.slug, keep_data="y"))
     assert response.status_code == 303
     assert fresh(Action, action.id).keep_data is True
+
+
+def test_paper_signatures_are_anonymized_with_the_online_ones(app: Flask) -> None:
+    action = make_action()
+    make_confirmed_signature(action)
+    paper.upload(action, csv_bytes([["Nasrin", "Sotoudeh", "IR"]]), label="Vigil",
+                 uploaded_by=None)
+    close_long_ago(action, 400)
+    assert retention.anonymize_due() == 1
+    [row] = db.session.scalars(select(PaperSignature)).all()
+    db.session.refresh(row)
+    assert (row.first_name, row.last_name, row.country) == (
+        retention.ANONYMIZED, retention.ANONYMIZED, "IR")
+    assert counting.counts(action.id).paper == 1
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "action.anonymize")).one()
+    assert entry.after == {"signatures": 1, "paper_signatures": 1, "delivery_files": 0}
+
+
+def test_anonymizing_an_action_deletes_its_delivery_packages_too(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "DELIVERY_FILE_RETENTION_DAYS", 10_000)
+    action = make_deliverable_action()
+    delivery = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(delivery.id)
+    deliver_pending_mail()
+    close_long_ago(action, 400)
+    assert retention.anonymize_due() == 1
+    kept = fresh(Delivery, delivery.id)
+    assert kept.files == [] and kept.total == 4
+
+
+def test_reopening_restarts_the_retention_clock_for_old_and_new_signers(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    action = make_action()
+    early = make_confirmed_signature(action, postcode="11111")
+    close_long_ago(action, 400)
+    update_action(action, {"status": ActionStatus.PUBLISHED}, actor=None)  # reopened
+    late = make_confirmed_signature(action, postcode="22222")
+    close_action(action)  # closed again, today
+    # The first close's clock is gone: nothing is anonymized before the new one runs out.
+    assert retention.anonymize_due() == 0
+    assert fresh(Signature, early.id).postcode == "11111"
+
+    later = utcnow() + timedelta(days=400)
+    assert retention.anonymize_due(now=later) == 1
+    for signature in (early, late):
+        assert fresh(Signature, signature.id).first_name == retention.ANONYMIZED
+
+
+def test_signers_after_a_reopen_of_an_anonymized_action_are_anonymized_in_their_turn(
+        app: Flask) -> None:
+    action = make_action()
+    make_confirmed_signature(action)
+    close_long_ago(action, 400)
+    assert retention.anonymize_due() == 1
+    update_action(action, {"status": ActionStatus.PUBLISHED}, actor=None)
+    late = make_confirmed_signature(action, postcode="33333")
+    close_action(action)
+    assert retention.anonymize_due() == 0
+    assert retention.anonymize_due(now=utcnow() + timedelta(days=400)) == 1
+    assert fresh(Signature, late.id).postcode is None
+
+
+def test_delivery_files_are_deleted_after_their_own_retention(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    action = make_deliverable_action()
+    kept_action = make_deliverable_action()
+    kept_action.keep_data = True
+    db.session.commit()
+    ids = []
+    for subject_action in (action, kept_action):
+        delivery = deliveries.request_delivery(subject_action, actor=None)
+        deliveries.compile_delivery(delivery.id)
+        ids.append(delivery.id)
+    deliver_pending_mail()
+    assert {fresh(Delivery, i).status for i in ids} == {DeliveryStatus.SENT}
+    monkeypatch.setitem(app.config, "DELIVERY_FILE_RETENTION_DAYS", 30)
+    assert retention.purge_delivery_files(now=utcnow() + timedelta(days=29)) == 0
+    assert retention.purge_delivery_files(now=utcnow() + timedelta(days=31)) == 3
+
+    gone, kept = fresh(Delivery, ids[0]), fresh(Delivery, ids[1])
+    assert gone.files == [] and gone.total == 4 and len(gone.recipients) == 2
+    assert len(kept.files) == 3
+    assert db.session.scalar(select(func.count()).select_from(DeliveryFile)) == 3
 
 
 # --- data-subject requests ---------------------------------------------------------------
@@ -193,3 +287,84 @@ def test_the_console_downloads_and_erases(client: FlaskClient) -> None:
     invalid = client.post(url, data={"csrf_token": token, "email": "nope", "export": "1"})
     assert invalid.status_code == 422
     assert field_error(invalid.get_data(as_text=True), "email")
+
+
+# --- every copy: paper signatures and delivery packages ----------------------------------
+
+def test_erasure_rebuilds_the_packages_and_reports_one_already_delivered(runner) -> None:
+    action = make_deliverable_action()
+    make_confirmed_signature(action, first_name="Leila", last_name="Subject",
+                             country="IR", email=ADDRESS)
+    paper.upload(action, csv_bytes([["Leila", "Subject", "IR"]]), label="Vigil",
+                 uploaded_by=None)
+    sent = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(sent.id)
+    deliver_pending_mail()
+    waiting = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(waiting.id)  # compiled; its emails not sent yet
+
+    def names(delivery_id: int) -> str:
+        files = fresh(Delivery, delivery_id).files
+        return " ".join(deliveries.read_file(f).decode("utf-8", "replace") for f in files
+                        if f.name.endswith(".csv")) + " ".join(
+            pdf_text(deliveries.read_file(f)) for f in files if f.name.endswith(".pdf"))
+
+    assert names(sent.id).count("Subject") == 6  # CSV and two letters, online and paper
+    exported = dsr.export(ADDRESS, actor=None, paper_name="leila  SUBJECT")
+    assert len(exported["paper_signatures"]) == 1
+    assert [(p["delivery"], p["sent_to_targets"]) for p in exported["delivery_packages"]] == [
+        (sent.id, True), (waiting.id, False)]
+
+    erased = runner.invoke(args=["privacy", "erase", ADDRESS, "--paper-name",
+                                 "Leila Subject", "--yes"])
+    assert erased.exit_code == 0, erased.output
+    assert "Erased 1 paper signature(s)" in erased.output
+    assert "Rebuilt 2 delivery package(s)" in erased.output
+    assert f"cannot be recalled): delivery {sent.id}." in erased.output
+    for delivery_id in (sent.id, waiting.id):
+        assert "Subject" not in names(delivery_id)
+        package = fresh(Delivery, delivery_id)
+        assert (package.confirmed_count, package.paper_count) == (3, 1)
+        assert "Ørjan" in names(delivery_id)  # the others are still listed
+    assert counting.counts(action.id).paper == 1
+    marks = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb == "delivery.erasure").order_by(AuditEntry.id)).all()
+    assert [(m.object_id, m.after["already_sent_to_targets"]) for m in marks] == [
+        (str(sent.id), True), (str(waiting.id), False)]
+    # The waiting delivery's targets get the rebuilt package.
+    deliver_pending_mail()
+    assert "Subject" not in names(waiting.id)
+
+
+def test_the_console_erases_paper_signatures_and_names_delivered_packages(
+        client: FlaskClient) -> None:
+    action = make_deliverable_action()
+    make_confirmed_signature(action, first_name="Leila", last_name="Subject", email=ADDRESS)
+    sent = deliveries.request_delivery(action, actor=None)
+    deliveries.compile_delivery(sent.id)
+    deliver_pending_mail()
+    log_in(client, make_user("admin"))
+    url = "/admin/privacy"
+    token = csrf_token(client, url)
+    erased = client.post(url, data={"csrf_token": token, "email": ADDRESS, "erase": "1",
+                                    "confirm_erase": "y", "paper_name": "Ørjan Ståle"},
+                         follow_redirects=True)
+    page = erased.get_data(as_text=True)
+    assert "Erased 1 paper signature(s)." in page
+    assert "Rebuilt 1 delivery package(s) without this person." in page
+    assert f"delivery {sent.id}." in page
+    assert counting.counts(action.id).paper == 0
+
+
+def test_the_data_subject_lookup_is_a_post_and_a_get_with_the_address_does_nothing(
+        client: FlaskClient) -> None:
+    subject_everywhere()
+    log_in(client, make_user("admin"))
+    response = client.get(f"/admin/privacy?email={ADDRESS}&export=1")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert ADDRESS.lower() not in page.lower()
+    forms = parse_html(page).find_all("form")
+    assert [f.get("method") for f in forms if f.find("input", name="email")] == ["post"]
+    assert db.session.scalars(select(AuditEntry).where(
+        AuditEntry.verb.startswith("privacy."))).all() == []

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from petitions.extensions import db
 from petitions.models import AuditEntry, OutboundEmail, OutboxStatus, Suppression
@@ -56,6 +56,11 @@ def test_a_permanent_refusal_suppresses_the_address_everywhere(app, refusing_smt
     assert suppression.is_suppressed(signature.email_digest, make_action().id)
 
 
+def search(client, address: str):  # type: ignore[no-untyped-def]
+    return client.post("/admin/suppressions/search", data={
+        "address": address, "csrf_token": csrf_token(client, "/admin/suppressions")})
+
+
 def test_admins_add_find_and_remove_suppressed_addresses(app, client, mailbox):
     admin = make_user("admin")
     login(client, admin)
@@ -73,13 +78,26 @@ def test_admins_add_find_and_remove_suppressed_addresses(app, client, mailbox):
     html = client.get("/admin/suppressions").get_data(as_text=True)
     assert "blocked@example.org" not in html.lower()  # only the digest is kept
 
-    # Found by the address however it is typed; another address finds nothing.
-    found = parse_html(client.get("/admin/suppressions?address=blocked@EXAMPLE.org")
-                       .get_data(as_text=True))
+    # Found by the address however it is typed; another address finds nothing. The
+    # search is a POST: the address never sits in a URL.
+    page = parse_html(client.get("/admin/suppressions").get_data(as_text=True))
+    [form] = [f for f in page.find_all("form") if f.find("input", name="address")]
+    assert form.get("method") == "post"
+    assert form.get("action") == "/admin/suppressions/search"
+    found = parse_html(search(client, "blocked@EXAMPLE.org").get_data(as_text=True))
     assert len(found.find("tbody").find_all("tr")) == 1
-    other = parse_html(client.get("/admin/suppressions?address=someone@example.org")
-                       .get_data(as_text=True))
+    other = parse_html(search(client, "someone@example.org").get_data(as_text=True))
     assert other.find("tbody").find_all("tr") == []
+    invalid = search(client, "nope")
+    assert invalid.status_code == 422
+    assert field_error(invalid.get_data(as_text=True), "address")
+    # A GET with the address in the query string searches nothing: other entries show.
+    post_form(client, "/admin/suppressions", {"email": "other@example.org"})
+    listed = parse_html(client.get("/admin/suppressions?address=blocked@example.org")
+                        .get_data(as_text=True))
+    assert len(listed.find("tbody").find_all("tr")) == 2
+    db.session.execute(delete(Suppression).where(Suppression.id != entry.id))
+    db.session.commit()
 
     # The address gets no mail now.
     make_signature(make_action(), email="blocked@example.org")
@@ -92,7 +110,7 @@ def test_admins_add_find_and_remove_suppressed_addresses(app, client, mailbox):
     assert db.session.scalars(select(Suppression)).all() == []
     verbs = db.session.scalars(select(AuditEntry.verb).where(
         AuditEntry.object_type == "suppression").order_by(AuditEntry.id)).all()
-    assert verbs == ["suppression.create", "suppression.delete"]
+    assert verbs == ["suppression.create", "suppression.create", "suppression.delete"]
     assert client.post(f"/admin/suppressions/{entry.id}/remove",
                        data={"csrf_token": token}).status_code == 404
 

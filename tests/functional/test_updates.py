@@ -240,3 +240,38 @@ def test_sent_public_updates_appear_on_the_action_page(app, client, mailbox):
     timeline = page.find("section", aria_labelledby="updates-heading")
     assert [h.text for h in timeline.find_all("h3")] == ["Delivered to the UN today"]
     assert timeline.find("strong").text == "all"
+
+
+TRACKED_BODY = (
+    "We met the minister.\n\n"
+    "![pixel](https://tracker.example/open.gif?u=1)\n\n"
+    '<img src="https://tracker.example/raw.gif" srcset="https://tracker.example/2x.gif 2x">\n'
+    '<link rel="stylesheet" href="https://tracker.example/style.css">\n'
+    '<iframe src="https://tracker.example/frame"></iframe>\n'
+    '<div style="background: url(https://tracker.example/bg.gif)" '
+    'background="https://tracker.example/bg2.gif">x</div>\n\n'
+    "[Read the report](https://news.example/report)"
+)
+
+
+def test_an_update_email_fetches_nothing_from_elsewhere_and_keeps_its_links(app, mailbox):
+    action = make_action()
+    opted_in_signer(action, email="reader@example.org")
+    organizer = make_user("organizer", actions=[action])
+    update = new_update(action, organizer, body=TRACKED_BODY)
+    assert updates.start_sending(update, organizer)
+    run_to_the_end(update)
+
+    [message] = update_mail(mailbox)
+    html = message.get_body(("html",)).get_content()
+    elements = parse_html(html).find_all()
+    # Raw HTML in the body arrives as text (escaped); what is left must fetch nothing.
+    assert [e.tag for e in elements if e.tag in (
+        "img", "link", "iframe", "script", "style", "object", "embed", "video", "audio",
+        "source", "picture")] == []
+    for element in elements:
+        for attribute in ("src", "srcset", "background", "poster"):
+            assert attribute not in element.attrs, element.attrs
+        assert "url(" not in (element.get("style") or "")
+    assert [e.get("href") for e in elements if e.tag == "a"
+            and "news.example" in (e.get("href") or "")] == ["https://news.example/report"]
