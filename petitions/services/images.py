@@ -14,14 +14,15 @@ import io
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from flask import url_for
 from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from petitions.extensions import db
 from petitions.models import Action, Branding, ImageRendition, StoredImage
 from petitions.services import audit
+from petitions.urls import external_url
 
 if TYPE_CHECKING:
     from petitions.models import User
@@ -176,8 +177,11 @@ def discard(image: StoredImage | None) -> None:
 
 
 def rendition_url(rendition: ImageRendition, *, external: bool = False) -> str:
-    return url_for("public.image", rendition_id=rendition.id, digest=rendition.digest[:32],
-                   extension=MEDIA_TYPES[rendition.media_type], _external=external)
+    """The copy's address (against BASE_URL, so a worker can build it too)."""
+    url = external_url("public.image", rendition_id=rendition.id,
+                       digest=rendition.digest[:32],
+                       extension=MEDIA_TYPES[rendition.media_type])
+    return url if external else urlsplit(url).path
 
 
 def view(image: StoredImage | None) -> ImageView | None:
