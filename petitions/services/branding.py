@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import time
+import unicodedata
 import weakref
 from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
@@ -270,7 +271,11 @@ def update(*, organization_name: str, primary_colour: str, footer_text: str,
     """Save the branding, audited, and commit. BrandingError names each bad field."""
     errors: dict[str, str] = {}
     values: dict[str, object] = {"organization_name": " ".join(organization_name.split()),
-                                 "footer_text": footer_text.strip()}
+                                 "footer_text": footer_text.replace("\r\n", "\n").strip()}
+    for name in ("organization_name", "footer_text", "footer_links"):
+        raw = str(values.get(name, footer_links))
+        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in raw):
+            errors[name] = gettext("Please remove the control characters from this text.")
     for name, check, raw in (("primary_colour", check_colour, primary_colour),
                              ("footer_links", parse_links, footer_links)):
         try:

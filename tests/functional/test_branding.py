@@ -63,6 +63,8 @@ def test_only_admins_reach_the_branding_page(client):
     ("primary_colour", "blue", "#rrggbb"),
     ("footer_links", "Contact https://x.example", "label | https://address"),
     ("footer_links", "Evil | javascript:alert(1)", "label | https://address"),
+    ("organization_name", "Friends\x00 of the Detained", "control characters"),
+    ("footer_text", "Registered\x1b[31m charity", "control characters"),
 ])
 def test_bad_values_are_refused_next_to_their_field_input_kept(client, field, value, message):
     log_in(client, make_user("admin"))
@@ -70,9 +72,10 @@ def test_bad_values_are_refused_next_to_their_field_input_kept(client, field, va
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message in field_error(html, field)
-    page = parse_html(html)
-    name = next(e for e in page.find_all("input") if e.get("name") == "organization_name")
-    assert name.get("value") == SETTINGS["organization_name"]
+    # What was typed in the other fields is still there.
+    kept = "primary_colour" if field == "organization_name" else "organization_name"
+    element = next(e for e in parse_html(html).find_all("input") if e.get("name") == kept)
+    assert element.get("value") == SETTINGS[kept]
     assert branding.stored() is None
 
 
