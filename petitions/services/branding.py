@@ -37,6 +37,7 @@ CACHE_SECONDS = 30
 DEFAULT_NAME = "Urgent Actions"
 # The stylesheet's own accent (static/css/site.css), used when no colour is set.
 DEFAULT_COLOUR = "#b3261e"
+DEFAULT_THEME = ("#ffffff", "#8c1d17", "#8c1d17")  # its text, hover and ink colours
 MAX_LINKS = 8
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 # WCAG 2.2: 4.5:1 for text (button labels, links), 3:1 for other things that must be
@@ -78,12 +79,15 @@ class Look:
     @property
     def stylesheet(self) -> str:
         """The theme as CSS custom properties, for ``/branding.css``."""
+        # site.css uses --accent-dark for links (text on white) and button hovers: here
+        # it is the ink, and hovers get their own shade, readable under the label.
         return (":root {\n"
-                f"  --accent: {self.colour};\n  --accent-dark: {self.hover};\n"
-                f"  --on-accent: {self.on_colour};\n  --accent-ink: {self.ink};\n"
+                f"  --accent: {self.colour};\n  --accent-dark: {self.ink};\n"
+                f"  --accent-ink: {self.ink};\n  --accent-hover: {self.hover};\n"
+                f"  --on-accent: {self.on_colour};\n"
                 "}\n"
                 ".button { color: var(--on-accent); }\n"
-                ".link-button { color: var(--accent-ink); }\n")
+                ".button:hover { background: var(--accent-hover); }\n")
 
 
 # --- colours -----------------------------------------------------------------------------
@@ -188,7 +192,7 @@ def _row() -> Branding | None:
 
 def _look_of(row: Branding | None) -> Look:
     colour = (row.primary_colour if row else "") or DEFAULT_COLOUR
-    on_colour, hover, ink = theme(colour)
+    on_colour, hover, ink = theme(colour) if colour != DEFAULT_COLOUR else DEFAULT_THEME
     if row is None:
         look = Look(default_name(), colour, on_colour, hover, ink)
     else:

@@ -119,6 +119,8 @@ def test_pages_show_the_name_logo_footer_and_theme(client):
     assert response.mimetype == "text/css"
     assert "--accent: #1a5fb4;" in response.get_data(as_text=True)
     assert "--on-accent: #ffffff;" in response.get_data(as_text=True)
+    # Links (text on white) take the ink, which is dark enough to read.
+    assert "--accent-dark: #1a5fb4;" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert client.get("/branding.css?v=old").headers["Cache-Control"] == "public, max-age=60"
 
@@ -136,7 +138,9 @@ def test_with_nothing_set_the_default_look(client, app):
     page = parse_html(client.get(f"/actions/{action.slug}").get_data(as_text=True))
     assert page.find("header").text.strip() == "Urgent actions"
     css = client.get("/branding.css").get_data(as_text=True)
-    assert "--accent: #b3261e;" in css and "--on-accent: #ffffff;" in css
+    # The stylesheet's own colours (static/css/site.css).
+    assert "--accent: #b3261e;" in css and "--accent-dark: #8c1d17;" in css
+    assert "--on-accent: #ffffff;" in css
     assert branding.sender() == app.config["MAIL_DEFAULT_SENDER"]
     assert branding.current().name == "Urgent Actions"  # MAIL_DEFAULT_SENDER's name
 
