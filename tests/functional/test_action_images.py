@@ -146,6 +146,17 @@ def test_the_action_page_shows_the_hero_and_link_previews_carry_it(client):
     assert (meta["og:image:width"], meta["og:image:height"]) == ("960", "576")
 
 
+def test_the_widget_shows_the_picture_where_its_frame_is_tall_enough(client):
+    action = make_action()
+    images.set_action_image(action, photo(), ALT, actor=None, via="web")
+    page = parse_html(client.get(f"/actions/{action.slug}/embed").get_data(as_text=True))
+    picture = page.find("figure", class_="embed-hero").find("img")
+    assert picture.get("alt") == ALT and picture.get("srcset")
+    # brand.css hides it in frames under 760 px tall (the snippet's is 640).
+    css = client.get("/static/css/brand.css").get_data(as_text=True)
+    assert "@media (max-height: 759px) { .embed-hero { display: none; } }" in css
+
+
 def test_without_a_picture_the_page_has_no_hero(client):
     action = make_action()
     page = parse_html(client.get(f"/actions/{action.slug}").get_data(as_text=True))

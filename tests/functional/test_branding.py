@@ -177,3 +177,10 @@ def test_the_letter_says_who_sends_it(app):
     assert "Sent on behalf of the signatories by Friends of the Detained." in \
         " ".join(lines)
     assert reader.metadata.author == "Friends of the Detained"
+
+
+def test_a_name_in_another_script_with_a_comma_is_a_well_formed_sender(app):
+    _brand(organization_name='دوستان بازداشت‌شدگان, "Friends"')
+    message = _confirmation_message()
+    assert message["From"].addresses[0].display_name == 'دوستان بازداشت‌شدگان, "Friends"'
+    assert message.as_bytes().isascii()
