@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 
 from petitions.extensions import db
 from petitions.models import Action, Branding, ImageRendition, StoredImage
@@ -170,9 +171,10 @@ def discard(image: StoredImage | None) -> None:
     """Delete a picture nothing shows any more (the caller commits)."""
     if image is None:
         return
-    used = db.session.query(Action.id).filter(Action.image_id == image.id).first() or \
-        db.session.query(Branding.id).filter(Branding.logo_image_id == image.id).first()
-    if used is None:
+    shown_by_action = select(Action.id).where(Action.image_id == image.id)
+    shown_as_logo = select(Branding.id).where(Branding.logo_image_id == image.id)
+    if db.session.scalar(shown_by_action.limit(1)) is None and \
+            db.session.scalar(shown_as_logo.limit(1)) is None:
         db.session.delete(image)
 
 
