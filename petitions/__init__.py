@@ -21,6 +21,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 instance_path=str(Path(instance_path or ROOT / "instance").resolve()),
                 instance_relative_config=False)
+    from petitions.uploads import PetitionsRequest
+
+    app.request_class = PetitionsRequest
     settings = load_settings(os.environ, app.instance_path, overrides=config)
     app.config.update(settings)
     app.config.update(_flask_settings(app, settings))

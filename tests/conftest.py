@@ -32,7 +32,7 @@ from sqlalchemy import text
 from petitions import create_app
 from petitions.crypto import generate_key
 from petitions.extensions import db
-from petitions.services import abuse
+from petitions.services import abuse, branding
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
@@ -250,6 +250,7 @@ def empty_tables() -> None:
         db.session.execute(text(f"DELETE FROM {table.name}"))
     db.session.commit()
     abuse.forget_cached_rules()  # the rules just deleted, behind the service's back
+    branding.forget_cached()  # likewise the branding
 
 
 @pytest.fixture

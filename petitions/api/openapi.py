@@ -189,11 +189,43 @@ SCHEMAS: dict[str, Any] = {
             "targets": {"type": "array", "items": ref("TargetDetail")},
             "body": {"type": "string", "description": "The appeal text, in Markdown."},
             "demands": {"type": "array", "items": {"type": "string"}},
+            "image": {"oneOf": [{"type": "null"}, ref("Image")],
+                      "description": "The hero picture, or null."},
             "organizers": {"type": "array", "items": {"type": "string", "format": "email"},
                            "description": "The assigned organizers' addresses; "
                                           "shown to admins only."},
         },
-        "required": sorted([*_ACTION_PROPERTIES, "body", "demands"]),
+        "required": sorted([*_ACTION_PROPERTIES, "body", "demands", "image"]),
+        "additionalProperties": False,
+    },
+    "Image": {
+        "type": "object",
+        "description": "An action's picture, served by this app in several widths.",
+        "properties": {
+            "url": {"type": "string", "format": "uri",
+                    "description": "A middle-sized copy (JPEG or PNG), as used for link "
+                                   "previews (og:image)."},
+            "srcset": {"type": "string", "description": "Every copy with its width, for "
+                                                         "an HTML srcset attribute."},
+            "alt": {"type": "string"},
+            "width": {"type": "integer", "description": "Of the picture as uploaded."},
+            "height": {"type": "integer"},
+        },
+        "required": ["url", "srcset", "alt", "width", "height"],
+        "additionalProperties": False,
+    },
+    "ImageUpload": {
+        "type": "object",
+        "properties": {
+            "image": {"type": "string", "contentMediaType": "application/octet-stream",
+                      "description": "A JPEG, PNG, WebP or GIF picture of at most 10 MB and "
+                                     "40 million pixels, at least 64 pixels on each side. "
+                                     "Leave it out to change only `alt` of the picture "
+                                     "the action has."},
+            "alt": {"type": "string", "minLength": 1, "maxLength": 300,
+                    "description": "What the picture shows, for people who can't see it."},
+        },
+        "required": ["alt"],
         "additionalProperties": False,
     },
     "Count": {
@@ -357,6 +389,29 @@ PATHS: dict[str, dict[str, Any]] = {
             }},
             errors=(403, 404, 422)),
     },
+}
+
+PATHS["/actions/{slug}/image"] = {
+    "parameters": [SLUG_PARAMETER],
+    "put": operation(
+        "putActionImage", "Set the action's picture (hero and link previews)",
+        description="Sent as `multipart/form-data` with the fields `image` (the file) and "
+                    "`alt` (its description, required). The picture is checked, resized to "
+                    "widths of 480, 960 and 1,600 pixels (never enlarged) and stripped of "
+                    "its metadata (EXIF, GPS position, XMP, ICC); only the resized copies "
+                    "are kept and served. A file that is not a picture, too large, too "
+                    "small or with too many pixels is a 422 on `image`; the body may be "
+                    "up to 20 MiB. Admins and the action's organizers.",
+        scope="write",
+        responses={200: json_response("The action, with its picture.", ref("ActionDetail"))},
+        errors=(403, 404, 413, 415, 422)),
+}
+PATHS["/actions/{slug}/image"]["put"]["requestBody"] = {
+    "required": True,
+    "content": {"multipart/form-data": {
+        "schema": ref("ImageUpload"),
+        "encoding": {"image": {"contentType": "image/jpeg, image/png, image/webp, "
+                                              "image/gif"}}}},
 }
 
 DELIVERY_ID_PARAMETER = {"name": "delivery_id", "in": "path", "required": True,

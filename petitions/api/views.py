@@ -21,7 +21,7 @@ from petitions.auth.access import bearer_token, token_required
 from petitions.errors import api_error
 from petitions.extensions import db
 from petitions.models import Action, ActionStatus, Scope, User
-from petitions.services import accounts, counting, deliveries, exports, tallies
+from petitions.services import accounts, counting, deliveries, exports, images, tallies
 from petitions.services import actions as actions_service
 from petitions.services.actions import ActionError, AdminOnlyError, SlugTakenError
 from petitions.services.counting import Counts
@@ -57,6 +57,7 @@ def action_detail_json(action: Action, viewer: User) -> dict[str, Any]:
         "targets": [{"name": t.name, "title": t.title, "organization": t.organization,
                      "email": t.email} for t in action.targets],
     })
+    detail["image"] = images.action_image_json(action)
     if viewer.is_admin:
         detail["organizers"] = sorted(u.email for u in action.organizers)
     return detail
@@ -136,6 +137,40 @@ def update_action(slug: str) -> Response:
     if not changes:
         raise RequestRejected(422, gettext("The body names no field to change."))
     actions_service.update_action(action, changes, actor=g.api_user, via="api")
+    return jsonify(action_detail_json(action, g.api_user))
+
+
+@bp.put("/actions/<slug>/image")
+@token_required(Scope.WRITE)
+def put_action_image(slug: str) -> Response:
+    """The action's hero picture, sent as multipart/form-data: ``image`` (the file;
+    may be left out to change only the alt text) and ``alt`` (required)."""
+    action = _managed_action(slug)
+    if request.mimetype != "multipart/form-data":
+        raise RequestRejected(415, gettext("Send the picture as multipart/form-data, with "
+                                           "the fields image and alt."))
+    unknown = sorted((request.form.keys() | request.files.keys()) - {"image", "alt"})
+    if unknown:
+        raise RequestRejected(422, gettext("Unknown fields."),
+                              {name: gettext("Unknown field.") for name in unknown})
+    upload = request.files.get("image")
+    data = upload.read(images.MAX_UPLOAD_BYTES + 1) if upload else b""
+    errors: dict[str, str] = {}
+    if not data and action.image is None:
+        errors["image"] = gettext("Please choose a picture.")
+    try:
+        images.check_alt(request.form.get("alt"))
+    except images.ImageError as exc:
+        errors["alt"] = str(exc)
+    if not errors:
+        try:
+            images.set_action_image(action, data, request.form.get("alt"), actor=g.api_user,
+                                    via="api")
+        except images.ImageError as exc:
+            db.session.rollback()
+            errors["image"] = str(exc)
+    if errors:
+        raise RequestRejected(422, gettext("The picture can't be used."), errors)
     return jsonify(action_detail_json(action, g.api_user))
 
 

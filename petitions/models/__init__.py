@@ -3,6 +3,7 @@
 from petitions.models.abuse import AbuseReport, BlockKind, BlockRule
 from petitions.models.actions import COUNTER_SHARDS, Action, ActionCounter, ActionStatus, Target
 from petitions.models.audit import AuditEntry
+from petitions.models.branding import Branding
 from petitions.models.deliveries import (
     ActionTally,
     Delivery,
@@ -11,6 +12,7 @@ from petitions.models.deliveries import (
     DeliveryStatus,
     DeliveryTrigger,
 )
+from petitions.models.images import ImageRendition, StoredImage
 from petitions.models.messaging import (
     Subscriber,
     SubscriberStatus,
@@ -46,11 +48,13 @@ __all__ = [
     "AuditEntry",
     "BlockKind",
     "BlockRule",
+    "Branding",
     "Delivery",
     "DeliveryFile",
     "DeliveryRecipient",
     "DeliveryStatus",
     "DeliveryTrigger",
+    "ImageRendition",
     "LoginThrottle",
     "OutboundEmail",
     "OutboxKind",
@@ -63,6 +67,7 @@ __all__ = [
     "Signature",
     "SignatureStatus",
     "StaffSession",
+    "StoredImage",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

@@ -13,6 +13,7 @@ from petitions.extensions import db
 from petitions.models.types import BigId, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from petitions.models.images import StoredImage
     from petitions.models.users import User
 
 COUNTER_SHARDS = 16
@@ -58,6 +59,9 @@ class Action(db.Model):
         JSON, default=dict, server_default="{}")
     # Shown in link previews (Open Graph / Twitter cards).
     image_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The hero picture, uploaded (petitions.services.images), and its required alt text.
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    image_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Abuse defence, switched on by an admin for an action under attack.
     proof_of_work: Mapped[bool] = mapped_column(default=False, server_default="0")
     # Retention: keep signers' data after closing (otherwise anonymized after a while).
@@ -68,6 +72,7 @@ class Action(db.Model):
         back_populates="action", order_by="Target.position", cascade="all, delete-orphan")
     organizers: Mapped[list[User]] = relationship(secondary="action_organizers",
                                                   back_populates="actions")
+    image: Mapped[StoredImage | None] = relationship()
 
     @property
     def demand_list(self) -> list[str]:

@@ -28,7 +28,9 @@ from sqlalchemy import select
 from petitions import countries
 from petitions.extensions import db
 from petitions.models import Action, PaperSignature, Signature, SignatureStatus
+from petitions.services import branding
 from petitions.services.actions import render_markdown_offline
+from petitions.services.branding import Look
 from petitions.services.exports import escape_cell
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
@@ -125,13 +127,17 @@ class _Letter(FPDF):
 
 def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: int,
               by_country: dict[str, int], compiled_on: date, rows: Iterable[Signer],
-              locale: str = "en") -> bytes:
-    """The cover letter, the table by country, and the appendix of every signer."""
+              locale: str = "en", sender: Look | None = None) -> bytes:
+    """The cover letter, the table by country, and the appendix of every signer.
+    ``sender``: the organization that sends it (by default the branding's)."""
+    sender = sender or branding.current()
     with force_locale(locale):
-        pdf = _Letter(action.title)
+        pdf = _Letter(f"{sender.name} · {action.title}")
         pdf.set_title(action.title)
+        pdf.set_author(sender.name)
         pdf.set_creator("Petitions")
         pdf.add_page()
+        _write_sender(pdf, sender)
         pdf.set_font("Noto", size=10)
         pdf.cell(0, 6, compiled_on.isoformat(), align="R", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
@@ -164,6 +170,11 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
             "by email, and %(paper)s on paper.", total=f"{confirmed + paper:,}",
             online=f"{confirmed:,}", paper=f"{paper:,}"), align="L", new_x="LMARGIN",
             new_y="NEXT")
+        pdf.ln(3)
+        pdf.set_font("Noto", size=11)
+        pdf.multi_cell(0, 6, gettext("Sent on behalf of the signatories by %(sender)s.",
+                                     sender=sender.name),
+                       align=_alignment(sender.name), new_x="LMARGIN", new_y="NEXT")
 
         if by_country:
             pdf.ln(3)
@@ -183,6 +194,18 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
         pdf.set_font("Noto", size=9)
         _appendix(pdf, rows, locale)
         return bytes(pdf.output())
+
+
+def _write_sender(pdf: FPDF, sender: Look) -> None:
+    """The letterhead: who sends the letter, with their footer text and links."""
+    pdf.set_font("Noto", style="B", size=13)
+    pdf.multi_cell(0, 7, sender.name, align=_alignment(sender.name), new_x="LMARGIN",
+                   new_y="NEXT")
+    pdf.set_font("Noto", size=9)
+    lines = [*sender.footer_text.splitlines(), *(link.url for link in sender.footer_links)]
+    for line in filter(None, (line.strip() for line in lines)):
+        pdf.multi_cell(0, 5, line, align=_alignment(line), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
 
 
 def _appendix(pdf: FPDF, rows: Iterable[Signer], locale: str) -> None:

@@ -45,7 +45,7 @@ from petitions.models import (
     SuppressionReason,
     utcnow,
 )
-from petitions.services import deliveries, public_page, suppression
+from petitions.services import branding, deliveries, public_page, suppression
 from petitions.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def build_message(row: OutboundEmail) -> EmailMessage:
         html = render_template("emails/confirmation.html", **context)
     message = EmailMessage()
     message["Subject"] = header_text(subject)
-    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
+    message["From"] = _fixed_header("From", branding.sender())
     message["To"] = formataddr((header_text(f"{signature.first_name} {signature.last_name}"),
                                 _ascii_address(signature.email)))
     message["Message-ID"] = _message_id(row.id)
@@ -291,7 +291,7 @@ def build_message(row: OutboundEmail) -> EmailMessage:
 def _assemble(row: OutboundEmail, draft: Draft) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = header_text(draft.subject)
-    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
+    message["From"] = _fixed_header("From", branding.sender())
     message["To"] = formataddr((header_text(draft.to_name), _ascii_address(draft.to_address)))
     message["Message-ID"] = _message_id(row.id)
     message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
@@ -319,7 +319,7 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
         html = render_template("emails/delivery.html", **context)
     message = EmailMessage()
     message["Subject"] = header_text(subject)
-    message["From"] = _fixed_header("From", current_app.config["MAIL_DEFAULT_SENDER"])
+    message["From"] = _fixed_header("From", branding.sender())
     message["To"] = formataddr((header_text(recipient.name), _ascii_address(recipient.email)))
     message["Message-ID"] = _message_id(row.id)
     message.set_content(text)

@@ -8,6 +8,7 @@ exercised here, makes these tests fail.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 from petitions.api.openapi import SPEC
 from petitions.models import Action
 from petitions.services import deliveries
+from petitions.uploads import UPLOAD_BODY_LIMIT
 from tests.api_factories import (
     action_body,
     openapi_path,
@@ -29,6 +31,7 @@ from tests.api_factories import (
     staff_headers,
 )
 from tests.factories import make_action, make_confirmed_signature
+from tests.image_factories import photo
 from tests.security_factories import limits_on
 
 SPEC_URI = "urn:petitions:openapi"
@@ -295,6 +298,24 @@ def _get_count(check: Checker, world: World) -> None:
     check("GET", path, f"/api/v1/actions/{make_action(publish=False).slug}/count", 404)
 
 
+def _put_action_image(check: Checker, world: World) -> None:
+    path, url = "/actions/{slug}/image", f"/api/v1/actions/{world.action.slug}/image"
+
+    def upload(content: bytes = photo(), **fields: str) -> dict[str, Any]:
+        return {"data": {"image": (io.BytesIO(content), "photo.jpg"), **fields},
+                "content_type": "multipart/form-data"}
+
+    check("PUT", path, url, 200, headers=world.organizer, **upload(alt="A photo"))
+    check("PUT", path, url, 401, **upload(alt="A photo"))
+    check("PUT", path, url, 403, headers=world.stranger, **upload(alt="A photo"))
+    check("PUT", path, "/api/v1/actions/nothing-here/image", 404, headers=world.admin,
+          **upload(alt="A photo"))
+    check("PUT", path, url, 413, headers=world.admin,
+          **upload(b"x" * UPLOAD_BODY_LIMIT, alt="A photo"))
+    check("PUT", path, url, 415, json={"alt": "A photo"}, headers=world.admin)
+    check("PUT", path, url, 422, headers=world.admin, **upload(b"not a picture", alt="x"))
+
+
 # One scenario an operation: it must make the operation answer every status described.
 SCENARIOS: dict[tuple[str, str], Callable[[Checker, World], None]] = {
     ("GET", "/openapi.json"): _openapi,
@@ -303,6 +324,7 @@ SCENARIOS: dict[tuple[str, str], Callable[[Checker, World], None]] = {
     ("GET", "/actions/{slug}"): _get_action,
     ("PATCH", "/actions/{slug}"): _update_action,
     ("GET", "/actions/{slug}/signatures.csv"): _export_signatures,
+    ("PUT", "/actions/{slug}/image"): _put_action_image,
     ("GET", "/actions/{slug}/tally"): _get_tally,
     ("GET", "/actions/{slug}/count"): _get_count,
     ("GET", "/actions/{slug}/deliveries"): _list_deliveries,

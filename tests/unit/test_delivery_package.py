@@ -193,7 +193,9 @@ def test_the_letter_is_addressed_to_the_target_with_the_appeal_and_the_totals(pd
     text = text_of(pdf)
     lines = text.splitlines()
 
-    assert lines[:4] == ["2026-11-26", TARGET.name, TARGET.title, TARGET.organization]
+    # The letterhead names the sender: with no branding set, the default name.
+    assert lines[:5] == ["Urgent Actions", "2026-11-26", TARGET.name, TARGET.title,
+                         TARGET.organization]
     assert "Free the detained journalists" in lines
     assert f"Dear {TARGET.name}," in lines
     assert "They were arrested for reporting on the protests." in lines
