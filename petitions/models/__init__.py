@@ -11,6 +11,7 @@ from petitions.models.deliveries import (
     DeliveryStatus,
     DeliveryTrigger,
 )
+from petitions.models.intake import SealedSubmission
 from petitions.models.messaging import (
     Subscriber,
     SubscriberStatus,
@@ -60,6 +61,7 @@ __all__ = [
     "RecoveryCode",
     "Role",
     "Scope",
+    "SealedSubmission",
     "Signature",
     "SignatureStatus",
     "StaffSession",
