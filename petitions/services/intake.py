@@ -139,8 +139,11 @@ def process(submission_id: int) -> str | None:
     """Open a sealed submission and apply the signing rules (on a vault worker).
 
     Returns what happened ("signed", "dropped", "failed"), or None when there was
-    nothing to do (already processed, or kept as failed).
+    nothing to do (already processed, or kept as failed). A process without the
+    private key (the web tier) raises ``VaultError`` and leaves the row as it is.
     """
+    if not intake_keys().can_open:
+        raise VaultError("INTAKE_PRIVATE_KEY is not configured in this process")
     sealed = db.session.scalar(
         select(SealedSubmission.sealed)
         .where(SealedSubmission.id == submission_id, SealedSubmission.failed_at.is_(None))
