@@ -21,6 +21,7 @@ from petitions.crypto import (
     KEY_ID_LENGTH,
     PIIVault,
     VaultError,
+    generate_intake_keys,
     generate_key,
     init_vault,
     key_id,
@@ -303,6 +304,7 @@ def test_production_refuses_to_start_without_keys(tmp_path, missing):
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "PII_ENCRYPTION_KEYS": [generate_key()],
         "PII_INDEX_KEY": generate_key(),
+        "INTAKE_PUBLIC_KEY": generate_intake_keys()[0],
     }
     config[missing] = [] if missing == "PII_ENCRYPTION_KEYS" else None
     with pytest.raises(ConfigError, match="PII_ENCRYPTION_KEYS and PII_INDEX_KEY"):
