@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from celery import current_app as current_celery
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
@@ -153,7 +154,12 @@ def test_a_submission_handed_off_long_ago_and_still_there_is_handed_off_again(
 
 def test_a_web_tier_with_only_the_public_key_accepts_signatures_it_cannot_open(
         app: Flask, database_url: str, tmp_path: Path):
-    web_app = create_app(app_config(database_url, tmp_path, INTAKE_PRIVATE_KEY=None))
+    previous = current_celery._get_current_object()
+    try:
+        web_app = create_app(app_config(database_url, tmp_path, INTAKE_PRIVATE_KEY=None))
+    finally:  # every Celery() makes itself the default: the suite's app stays it
+        previous.set_current()
+        previous.set_default()
     assert web_app.config["INTAKE_PRIVATE_KEY"] is None
     action = make_action()
     try:

@@ -186,9 +186,15 @@ def test_digest_purposes_are_separated():
 
 # --- the keys of an application ---------------------------------------------------------
 
+INTAKE_PUBLIC, INTAKE_PRIVATE = generate_intake_keys()
+
+
 def bare_app(instance: Path) -> Flask:
+    """An app with no PII keys set (the intake key pair is set: these tests are about
+    the PII keys' file; tests/unit/test_intake.py has the intake pair's)."""
     app = Flask("keys-test", instance_path=str(instance))
-    app.config.update(PII_ENCRYPTION_KEYS=[], PII_INDEX_KEY=None)
+    app.config.update(PII_ENCRYPTION_KEYS=[], PII_INDEX_KEY=None,
+                      INTAKE_PUBLIC_KEY=INTAKE_PUBLIC, INTAKE_PRIVATE_KEY=INTAKE_PRIVATE)
     return app
 
 
