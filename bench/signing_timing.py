@@ -3,8 +3,9 @@
 A repeat signature does different work from a new one (no insert, no counter, often
 no email), so its answer may come back sooner or later, and a stranger timing the
 form could tell whether an address had signed. This measures that difference on the
-production configuration, so that docs/security.md can state it and the sealed intake
-(issue 14), which removes it by construction, can show it gone. It equalizes nothing.
+production configuration, so that docs/security.md can state it. Since the sealed
+intake (issue 14) the web tier seals every form the same way and looks nothing up, so
+the groups take the same path; this shows it in time. It equalizes nothing.
 
 ``python -m bench.signing_timing`` starts its own PostgreSQL database, redis-server
 (the broker) and gunicorn with the production settings on loopback (bench/stack.py;

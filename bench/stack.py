@@ -122,16 +122,21 @@ class Stack:
 
     def _environment(self) -> dict[str, str]:
         from config import SETTINGS
-        from petitions.crypto import generate_key
+        from petitions.crypto import generate_intake_keys, generate_key
 
         # A developer's own settings (a DATABASE_URL in the shell, say) must not leak in.
         names = {setting.name for setting in SETTINGS}
         env = {k: v for k, v in os.environ.items() if k not in names}
+        intake_public, intake_private = generate_intake_keys()
         env.update({
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "PII_ENCRYPTION_KEYS": generate_key(),
             "PII_INDEX_KEY": generate_key(),
+            # One environment for every process here; a deployment gives the private
+            # key to the vault workers only.
+            "INTAKE_PUBLIC_KEY": intake_public,
+            "INTAKE_PRIVATE_KEY": intake_private,
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(self.smtp_port),
             "DATABASE_URL": self.dsn,

@@ -107,6 +107,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Development generates `instance/pii-keys.json`; production requires them."),
     Setting("PII_INDEX_KEY", str, None,
             "Key (base64url) of the HMAC digests used to find an address without decrypting."),
+    Setting("INTAKE_PUBLIC_KEY", str, None,
+            "Public key (base64) the web tier seals every signature to (a libsodium "
+            "sealed box). Development generates `instance/intake-keys.json`; production "
+            "requires it."),
+    Setting("INTAKE_PRIVATE_KEY", str, None,
+            "Private key (base64) that opens sealed signatures: for the vault workers only, "
+            "never for the web tier. Development generates it with the public key."),
+    Setting("INTAKE_REDISPATCH_AFTER_SECONDS", int, 60,
+            "A sealed signature still unopened this long after its hand-off to the broker "
+            "is handed to a vault worker again."),
     Setting("CONFIRMATION_MAX_AGE_HOURS", int, 168,
             "How long a confirmation link stays valid."),
     Setting("CONFIRMATION_RESEND_INTERVAL_SECONDS", int, 300,
@@ -162,8 +172,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESEND_RATE_LIMIT", str, "5 per hour",
             "Requests for a new confirmation link per email address."),
     Setting("SIGN_EMAIL_RATE_LIMIT", str, "20 per hour",
-            "Signing forms (action page and embed widget) per email address, across "
-            "actions and IP addresses."),
+            "Signatures per email address, across actions and IP addresses, counted by the "
+            "vault worker that opens them: beyond it a signature is dropped silently (the "
+            "signer saw the same check-your-email page as anyone)."),
     Setting("NETWORK_RATE_LIMIT", str, "30 per hour",
             "Requests to join the urgent-action network per IP address."),
     Setting("NETWORK_EMAIL_RATE_LIMIT", str, "5 per hour",
@@ -265,6 +276,8 @@ def check_production(config: Mapping[str, Any]) -> None:
     if not config["PII_ENCRYPTION_KEYS"] or not config["PII_INDEX_KEY"]:
         problems.append("PII_ENCRYPTION_KEYS and PII_INDEX_KEY must be set "
                         "(see docs/privacy.md, \"Generating keys\")")
+    if not config["INTAKE_PUBLIC_KEY"]:
+        problems.append("INTAKE_PUBLIC_KEY must be set (flask --app petitions keys generate)")
     if not config["MAIL_SERVER"]:
         problems.append("MAIL_SERVER must be set: production does not write mail to files")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

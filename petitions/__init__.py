@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from kombu import Queue
 
 from config import check_production, load_settings, production_notices
 from petitions.proxies import TrustedProxyFix
@@ -107,7 +108,18 @@ def _flask_settings(app: Flask, settings: dict[str, Any]) -> dict[str, Any]:
             "worker_hijack_root_logger": False,
             "timezone": "UTC",
             "include": ["workers.tasks"],
+            # Opening sealed signatures goes to its own queue, for the vault workers
+            # (which hold INTAKE_PRIVATE_KEY). Both queues are declared, so a worker
+            # started without -Q serves both: `celery -A workers worker` still does
+            # everything on one machine; `-Q vault` / `-Q celery` split it.
+            "task_default_queue": "celery",
+            "task_queues": [Queue("celery"), Queue("vault")],
+            "task_routes": {"petitions.intake_process": {"queue": "vault"}},
             "beat_schedule": {
+                "dispatch-intake": {
+                    "task": "petitions.dispatch_intake",
+                    "schedule": settings["OUTBOX_DISPATCH_INTERVAL_SECONDS"],
+                },
                 "dispatch-outbox": {
                     "task": "petitions.dispatch_outbox",
                     "schedule": settings["OUTBOX_DISPATCH_INTERVAL_SECONDS"],

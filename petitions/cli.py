@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from petitions.crypto import generate_key, vault
+from petitions.crypto import generate_intake_keys, generate_key, vault
 from petitions.models import ActionStatus
 from petitions.services import actions as actions_service
 from petitions.services import keys as keys_service
@@ -93,13 +93,20 @@ def seed() -> None:
 def generate_keys() -> None:
     """Print new keys as environment lines, ready to paste into the server's settings.
 
-    Only the two lines go to standard output (so ``>> .env`` works); the advice goes
+    Only the key lines go to standard output (so ``>> .env`` works); the advice goes
     to standard error.
     """
+    public, private = generate_intake_keys()
     click.echo(f"PII_ENCRYPTION_KEYS={generate_key()}")
     click.echo(f"PII_INDEX_KEY={generate_key()}")
+    click.echo(f"INTAKE_PUBLIC_KEY={public}")
+    click.echo(f"INTAKE_PRIVATE_KEY={private}")
     click.echo(
-        "\nA new installation uses both lines. To rotate the encryption key of a running "
+        "\nINTAKE_PUBLIC_KEY goes to every process; INTAKE_PRIVATE_KEY only to the vault "
+        "workers (the Celery workers serving the 'vault' queue), never to the web tier.",
+        err=True)
+    click.echo(
+        "\nA new installation uses every line. To rotate the encryption key of a running "
         "one, take only the new PII_ENCRYPTION_KEYS value, put it FIRST in front of the "
         "keys already set (comma-separated), and keep PII_INDEX_KEY unchanged: a new index "
         "key would stop duplicate signatures from being recognized. Back the keys up: "

@@ -12,6 +12,10 @@ copied into another column (a name into the email column, say) fails to decrypt.
 
 Equality lookups (has this address signed this action?) use an HMAC-SHA256 of
 the normalized value under a separate index key, never the plain value.
+
+What a supporter submits is first sealed (a libsodium sealed box, through PyNaCl) to
+the intake public key: the web tier holds that public key only for it, and the vault
+workers, which hold the private key, open it (``petitions.services.intake``).
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
 from sqlalchemy import LargeBinary
 from sqlalchemy.types import TypeDecorator
 
@@ -111,6 +119,56 @@ def vault() -> PIIVault:
     return current_app.extensions["pii"]
 
 
+def generate_intake_keys() -> tuple[str, str]:
+    """A new intake key pair (X25519), as (public, private) in standard base64."""
+    private = PrivateKey.generate()
+    return (base64.b64encode(bytes(private.public_key)).decode(),
+            base64.b64encode(bytes(private)).decode())
+
+
+def _decode_intake_key(text: str, name: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError as exc:
+        raise VaultError(f"{name} is not valid base64") from exc
+    if len(raw) != 32:
+        raise VaultError(f"{name} must be 32 bytes")
+    return raw
+
+
+class IntakeKeys:
+    """Seals to the intake public key; opens only where the private key is configured."""
+
+    def __init__(self, public_key: str, private_key: str | None = None) -> None:
+        public = PublicKey(_decode_intake_key(public_key, "INTAKE_PUBLIC_KEY"))
+        self._sealer = SealedBox(public)
+        self._opener: SealedBox | None = None
+        if private_key:
+            private = PrivateKey(_decode_intake_key(private_key, "INTAKE_PRIVATE_KEY"))
+            if bytes(private.public_key) != bytes(public):
+                raise VaultError("INTAKE_PRIVATE_KEY does not belong to INTAKE_PUBLIC_KEY")
+            self._opener = SealedBox(private)
+
+    @property
+    def can_open(self) -> bool:
+        return self._opener is not None
+
+    def seal(self, plaintext: bytes) -> bytes:
+        return self._sealer.encrypt(plaintext)
+
+    def open(self, sealed: bytes) -> bytes:
+        if self._opener is None:
+            raise VaultError("INTAKE_PRIVATE_KEY is not configured in this process")
+        try:
+            return self._opener.decrypt(bytes(sealed))
+        except CryptoError as exc:
+            raise VaultError("altered, truncated, or sealed to another key") from exc
+
+
+def intake_keys() -> IntakeKeys:
+    return current_app.extensions["intake"]
+
+
 class EncryptedText(TypeDecorator[str]):
     """A text column stored as AES-GCM ciphertext, bound to its column's name."""
 
@@ -135,6 +193,12 @@ def init_vault(app: Flask) -> None:
     if not keys or not index_key:
         keys, index_key = _development_keys(Path(app.instance_path))
     app.extensions["pii"] = PIIVault(keys, index_key)
+    public_key = app.config["INTAKE_PUBLIC_KEY"]
+    private_key = app.config["INTAKE_PRIVATE_KEY"]
+    if not public_key:
+        # Development and tests only: production refuses to start without it.
+        public_key, private_key = _development_intake_keys(Path(app.instance_path))
+    app.extensions["intake"] = IntakeKeys(public_key, private_key)
     _keep_decrypted_rows_out_of_logs()
 
 
@@ -152,13 +216,29 @@ def _keep_decrypted_rows_out_of_logs() -> None:
 
 
 def _development_keys(instance: Path) -> tuple[list[str], str]:
-    path = instance / "pii-keys.json"
+    stored = _generate_once(instance / "pii-keys.json", lambda: {
+        "PII_ENCRYPTION_KEYS": [generate_key()], "PII_INDEX_KEY": generate_key()})
+    return stored["PII_ENCRYPTION_KEYS"], stored["PII_INDEX_KEY"]
+
+
+def _development_intake_keys(instance: Path) -> tuple[str, str]:
+    def fresh() -> dict[str, str]:
+        public, private = generate_intake_keys()
+        return {"INTAKE_PUBLIC_KEY": public, "INTAKE_PRIVATE_KEY": private}
+
+    stored = _generate_once(instance / "intake-keys.json", fresh)
+    return stored["INTAKE_PUBLIC_KEY"], stored["INTAKE_PRIVATE_KEY"]
+
+
+def _generate_once(path: Path, fresh_keys: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The keys kept in ``path``, written there first if it does not exist yet."""
+    instance = path.parent
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
-        fresh = {"PII_ENCRYPTION_KEYS": [generate_key()], "PII_INDEX_KEY": generate_key()}
+        fresh = fresh_keys()
         # A draft name of its own per call: two apps started in one process (threads)
         # must not write into, or unlink, each other's draft.
-        draft = instance / f".pii-keys.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+        draft = instance / f".{path.stem}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(fresh, handle, indent=2)
@@ -166,11 +246,10 @@ def _development_keys(instance: Path) -> tuple[list[str], str]:
             # link() is atomic and refuses to overwrite: when the web app, the worker
             # and the scheduler start together, exactly one set of keys wins.
             os.link(draft, path)
-            log.warning("Generated development encryption keys in %s. Back this file up: "
-                        "without it the stored names and addresses cannot be read.", path)
+            log.warning("Generated development keys in %s. Back this file up: without it "
+                        "the stored names and addresses cannot be read.", path)
         except FileExistsError:
             pass
         finally:
             draft.unlink()
-    stored = json.loads(path.read_text())
-    return stored["PII_ENCRYPTION_KEYS"], stored["PII_INDEX_KEY"]
+    return json.loads(path.read_text())

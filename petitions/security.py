@@ -1,11 +1,13 @@
 """Rate limits and security headers, installed on the app by ``init_app``.
 
 Rate limits (Flask-Limiter) sit on the routes a flood would hit: signing, on the
-action page and the embeddable widget alike (per IP address and action, and per
-email address), joining the urgent-action network (per IP address and per email
-address), asking for a new confirmation link (per email address), logging in (per
-IP address) and the API (per token). The limits
-are settings, read on every request, so an operator can change them without code.
+action page and the embeddable widget alike (per IP address and action; the limit
+per email address is counted by the vault worker that opens the sealed signature,
+``services.intake``, since the web tier must not compute signers' digests),
+joining the urgent-action network (per IP address and per email address), asking
+for a new confirmation link (per email address), logging in (per IP address) and
+the API (per token). The limits are settings, read on every request, so an operator
+can change them without code.
 Counters are keyed by keyed digests: the limiter's storage (Redis) never holds an
 address, an IP address or a token.
 
@@ -75,8 +77,8 @@ def _posted_email() -> str:
 
 
 def email_key() -> str:
-    """The email address a signing or joining form names, whether or not it signed or
-    joined before: the count is the same for everyone, and tells nothing."""
+    """The email address a joining form names, whether or not it joined before: the
+    count is the same for everyone, and tells nothing."""
     return "email:" + _digest(_posted_email(), "ratelimit-email")
 
 
@@ -131,13 +133,8 @@ def _install_rate_limits(app: Flask) -> None:
     # The action page and its embeddable widget share one count per address and action.
     sign_limit = limiter.shared_limit(_setting("SIGN_RATE_LIMIT"), scope="sign",
                                       key_func=sign_key, methods=post)
-    # So do they per email address, across actions: one address is sent at most so
-    # many confirmation emails, from however many IP addresses.
-    sign_email_limit = limiter.shared_limit(_setting("SIGN_EMAIL_RATE_LIMIT"),
-                                            scope="sign-email", key_func=email_key,
-                                            methods=post)
     for endpoint in ("public.action", "public.embed"):
-        views[endpoint] = sign_email_limit(sign_limit(views[endpoint]))
+        views[endpoint] = sign_limit(views[endpoint])
     network = limiter.limit(_setting("NETWORK_RATE_LIMIT"), key_func=client_key,
                             methods=post, scope="network-ip")(views["public.network_join"])
     views["public.network_join"] = limiter.limit(

@@ -30,9 +30,9 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from petitions import create_app
-from petitions.crypto import generate_key
+from petitions.crypto import generate_intake_keys, generate_key
 from petitions.extensions import db
-from petitions.services import abuse, branding
+from petitions.services import abuse, branding, intake
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
@@ -42,7 +42,9 @@ BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresq
             if b.strip()]
 
 # One set of keys for the whole run, shared with worker subprocesses.
-TEST_KEYS = {"PII_ENCRYPTION_KEYS": [generate_key()], "PII_INDEX_KEY": generate_key()}
+_INTAKE_PUBLIC, _INTAKE_PRIVATE = generate_intake_keys()
+TEST_KEYS = {"PII_ENCRYPTION_KEYS": [generate_key()], "PII_INDEX_KEY": generate_key(),
+             "INTAKE_PUBLIC_KEY": _INTAKE_PUBLIC, "INTAKE_PRIVATE_KEY": _INTAKE_PRIVATE}
 
 
 def service_missing(name: str, reason: str) -> None:
@@ -184,13 +186,23 @@ class IsolatedClient(FlaskClient):
     it for the test's requests; without this, the user Flask-Login keeps in ``g`` would
     carry over from one request, and one client, to the next (a deactivated user would
     stay logged in, an anonymous client would act as the last one to log in).
+
+    It also plays the vault worker's part: after a POST, the sealed signatures it left
+    are opened (``intake.process_pending``), as a worker would a moment later, so a
+    test can look at the signature right after signing. ``vault_worker = False``
+    leaves them sealed (tests of what the web tier alone does).
     """
+
+    vault_worker = True
 
     def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if has_app_context():
             for name in list(g):
                 g.pop(name)
-        return super().open(*args, **kwargs)
+        response = super().open(*args, **kwargs)
+        if self.vault_worker and has_app_context() and response.request.method == "POST":
+            intake.process_pending()
+        return response
 
 
 def app_config(database_url: str, tmp: Path, **overrides: object) -> dict[str, object]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from petitions.extensions import db
 from petitions.models import Action, OutboundEmail, OutboxStatus, Signature
-from petitions.services import confirming, mail
+from petitions.services import confirming, intake, mail
 from petitions.services.actions import TargetInput, create_action
 from petitions.services.signing import SignatureInput, sign
 
@@ -85,7 +85,9 @@ def post_form(client: FlaskClient, url: str, data: dict[str, str], **kwargs: Any
 
 
 def deliver_pending_mail() -> int:
-    """Run the email task's body for every pending outbox row, as a worker would."""
+    """Run the email task's body for every pending outbox row, as a worker would
+    (after opening any sealed signature still waiting, as a vault worker would)."""
+    intake.process_pending()
     ids = db.session.scalars(select(OutboundEmail.id)
                              .where(OutboundEmail.status == OutboxStatus.PENDING)).all()
     for outbox_id in ids:

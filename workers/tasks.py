@@ -11,6 +11,7 @@ from flask import current_app
 from petitions.services import (
     abuse,
     deliveries,
+    intake,
     mail,
     outbox,
     privacy,
@@ -38,6 +39,17 @@ def send_email(self: Task, outbox_id: int) -> str | None:
             return "failed"
         raise self.retry(countdown=_backoff(self.request.retries), max_retries=None) from exc
     return str(status) if status else None
+
+
+@shared_task(name=intake.PROCESS_TASK, acks_late=True, reject_on_worker_lost=True)
+def process_intake(submission_id: int) -> str | None:
+    """Open a sealed signature and apply the signing rules: on a vault worker."""
+    return intake.process(submission_id)
+
+
+@shared_task(name=intake.DISPATCH_TASK)
+def dispatch_intake() -> int:
+    return intake.dispatch_pending()
 
 
 @shared_task(name=outbox.DISPATCH_TASK)

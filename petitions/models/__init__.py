@@ -13,6 +13,7 @@ from petitions.models.deliveries import (
     DeliveryTrigger,
 )
 from petitions.models.images import ImageRendition, StoredImage
+from petitions.models.intake import SealedSubmission
 from petitions.models.messaging import (
     Subscriber,
     SubscriberStatus,
@@ -64,6 +65,7 @@ __all__ = [
     "RecoveryCode",
     "Role",
     "Scope",
+    "SealedSubmission",
     "Signature",
     "SignatureStatus",
     "StaffSession",

@@ -17,16 +17,9 @@ from petitions.models import Action
 from petitions.public import bp
 from petitions.public.forms import SignatureForm
 from petitions.services import actions as actions_service
-from petitions.services import counting, deliveries, public_page
+from petitions.services import counting, deliveries, intake, public_page
 from petitions.services.confirming import TokenState, check_token, confirm, resend_for_token
-from petitions.services.signing import (
-    CONSENT_VERSION,
-    ActionClosedError,
-    BlockedError,
-    SignatureInput,
-    SigningError,
-    sign,
-)
+from petitions.services.signing import CONSENT_VERSION, SignatureInput, SigningError
 from petitions.urls import external_url
 
 
@@ -89,8 +82,10 @@ def action(slug: str) -> tuple[str, int] | Response:
 
 
 def _submit(action: Action, form: SignatureForm, locale: str) -> Submitted:
-    """Validate a posted signing form and sign: the one flow of the action page and
-    the embeddable widget. Errors are left on the form's fields."""
+    """Validate a posted signing form and hand it, sealed, to the vault workers: the
+    one flow of the action page and the embeddable widget. Errors are left on the
+    form's fields. What happens to the signature (a duplicate, a block rule, the
+    per-address limit) is decided by a vault worker, after this answer."""
     if not action.is_open:
         return Submitted.CLOSED
     verdict = botcheck.screen(action)
@@ -108,15 +103,11 @@ def _submit(action: Action, form: SignatureForm, locale: str) -> Submitted:
         updates_opt_in=bool(form.updates_opt_in.data),
         show_publicly=bool(form.show_publicly.data))
     try:
-        sign(action, data, ip=request.remote_addr, source=request.args.get("source"),
-             locale=locale)
+        intake.submit(action, data, ip=request.remote_addr,
+                      source=request.args.get("source"), locale=locale)
     except SigningError as exc:
         getattr(form, exc.field).errors.append(str(exc))
         return Submitted.INVALID
-    except ActionClosedError:
-        return Submitted.CLOSED
-    except BlockedError:
-        return Submitted.SIGNED  # the answer a person gets; nothing is stored
     return Submitted.SIGNED
 
 

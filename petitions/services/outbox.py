@@ -24,6 +24,7 @@ from petitions.models import (
     OutboundEmail,
     OutboxKind,
     OutboxStatus,
+    SealedSubmission,
     utcnow,
 )
 
@@ -78,7 +79,8 @@ def hand_off(ids: Iterable[int]) -> int:
     return hand_off_tasks(SEND_EMAIL_TASK, OutboundEmail, ids)
 
 
-def hand_off_tasks(task: str, model: type[OutboundEmail] | type[Delivery],
+def hand_off_tasks(task: str,
+                   model: type[OutboundEmail] | type[Delivery] | type[SealedSubmission],
                    ids: Iterable[int]) -> int:
     """Send ``task`` for each row id; rows the broker refused get ``dispatched_at``
     cleared, for the scheduler to hand off again. Returns how many were handed off."""

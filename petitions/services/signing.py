@@ -187,24 +187,44 @@ def _clean(data: SignatureInput) -> tuple[SignatureInput, NormalizedEmail]:
     return cleaned, normalize_email(data.email)
 
 
+def check(data: SignatureInput) -> tuple[SignatureInput, NormalizedEmail]:
+    """The input normalized, or ``SigningError`` naming the field at fault. Needs no
+    key and looks nothing up: the web tier checks a form with it before sealing it."""
+    from petitions import countries
+
+    cleaned, email = _clean(data)
+    if cleaned.country not in countries.CODES:
+        raise SigningError("country", gettext("Please choose a country from the list."))
+    return cleaned, email
+
+
 def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
          source: str | None = None, locale: str = "en") -> SignOutcome:
-    """Store a pending signature and queue its confirmation email.
+    """Store a pending signature and queue its confirmation email, and commit.
+
+    See ``store``; the queued email is handed to the broker after the commit.
+    """
+    outcome, outbox_ids = store(action, data, ip=ip, source=source, locale=locale)
+    db.session.commit()
+    outbox.hand_off(outbox_ids)
+    return outcome
+
+
+def store(action: Action, data: SignatureInput, *, ip: str | None = None,
+          source: str | None = None, locale: str = "en") -> tuple[SignOutcome, list[int]]:
+    """Add a pending signature and its confirmation email to the current transaction;
+    the caller commits, then hands the returned outbox ids to the broker.
 
     Signing again with the same address never adds a signature: a pending one has
     its confirmation sent again (at most once per resend interval), the owner of a
-    confirmed one is told that someone tried (at most once a day). The caller hands
-    the queued email to the broker after this returns. An address, domain or network
-    an admin blocked raises ``BlockedError``.
+    confirmed one is told that someone tried (at most once a day). An address, domain
+    or network an admin blocked raises ``BlockedError``.
     """
-    from petitions import countries
     from petitions.services import abuse
 
     if not action.is_open:
         raise ActionClosedError(action.slug)
-    cleaned, email = _clean(data)
-    if cleaned.country not in countries.CODES:
-        raise SigningError("country", gettext("Please choose a country from the list."))
+    cleaned, email = check(data)
     digest = email_digest(email.lookup_key)
     domain_digest = abuse.email_domain_digest(email.lookup_key.rpartition("@")[2])
     network_digest = abuse.ip_network_digest(ip)
@@ -239,9 +259,7 @@ def sign(action: Action, data: SignatureInput, *, ip: str | None = None,
         raise RuntimeError("the address kept conflicting with signatures that vanished")
     counting.add(action.id, pending=1)
     outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature_id, {"token": token})
-    db.session.commit()
-    outbox.hand_off([outbox_id])
-    return SignOutcome(signature_id, created=True, confirmation_queued=True)
+    return SignOutcome(signature_id, created=True, confirmation_queued=True), [outbox_id]
 
 
 def _insert_unless_signed(values: dict[str, Any]) -> int | None:
@@ -269,12 +287,14 @@ def _find(action_id: int, digest: str) -> Signature | None:
                                                      Signature.email_digest == digest))
 
 
-def _sign_again(signature: Signature) -> SignOutcome:
+def _sign_again(signature: Signature) -> tuple[SignOutcome, list[int]]:
     if signature.status == SignatureStatus.CONFIRMED:
-        notify_signed_again(signature)
-        return SignOutcome(signature.id, created=False, confirmation_queued=False)
-    queued = resend_confirmation(signature)
-    return SignOutcome(signature.id, created=False, confirmation_queued=queued)
+        notice = _queue_signed_again_notice(signature)
+        return (SignOutcome(signature.id, created=False, confirmation_queued=False),
+                [notice] if notice else [])
+    resent = _queue_resend(signature)
+    return (SignOutcome(signature.id, created=False, confirmation_queued=resent is not None),
+            [resent] if resent else [])
 
 
 def notify_signed_again(signature: Signature) -> bool:
@@ -284,13 +304,19 @@ def notify_signed_again(signature: Signature) -> bool:
 
     A stranger who knows an address can sign with it to learn whether it had signed;
     nothing public shows the difference, and this notice makes sure the probe is not
-    silent for the one person it concerns. The claim is one conditional UPDATE, so
-    requests racing with the same address queue one notice.
+    silent for the one person it concerns.
     """
+    return _commit_and_hand_off(_queue_signed_again_notice(signature))
+
+
+def _queue_signed_again_notice(signature: Signature) -> int | None:
+    """Record the signed-again notice in the current transaction, if one is due: its
+    outbox id. The claim is one conditional UPDATE, so requests racing with the same
+    address queue one notice."""
     # An anonymized signature (an action reopened after its retention ran) has no
     # address left to tell.
     if signature.status != SignatureStatus.CONFIRMED or signature.email == ANONYMIZED:
-        return False
+        return None
     now = utcnow()
     due_before = now - SIGNED_AGAIN_NOTICE_INTERVAL
     claimed = db.session.execute(
@@ -302,11 +328,8 @@ def notify_signed_again(signature: Signature) -> bool:
         .values(signed_again_notice_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:
-        return False
-    outbox_id = outbox.record(OutboxKind.SIGNED_AGAIN, signature.id, {})
-    db.session.commit()
-    outbox.hand_off([outbox_id])
-    return True
+        return None
+    return outbox.record(OutboxKind.SIGNED_AGAIN, signature.id, {})
 
 
 def resend_confirmation(signature: Signature) -> bool:
@@ -315,17 +338,28 @@ def resend_confirmation(signature: Signature) -> bool:
     The new link replaces the old one, so the database never holds more than one
     live token per signature. Returns whether an email was queued.
     """
+    return _commit_and_hand_off(_queue_resend(signature))
+
+
+def _queue_resend(signature: Signature) -> int | None:
+    """Record a fresh confirmation in the current transaction, if one is due: its
+    outbox id."""
     if signature.status != SignatureStatus.PENDING:
-        return False
+        return None
     interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
     now = utcnow()
     if signature.confirmation_sent_at and now - signature.confirmation_sent_at < interval:
-        return False
+        return None
     token, digest_of_token = new_token()
     signature.token_digest = digest_of_token
     signature.token_issued_at = now
     signature.confirmation_sent_at = now
-    outbox_id = outbox.record(OutboxKind.CONFIRMATION, signature.id, {"token": token})
+    return outbox.record(OutboxKind.CONFIRMATION, signature.id, {"token": token})
+
+
+def _commit_and_hand_off(outbox_id: int | None) -> bool:
+    if outbox_id is None:
+        return False
     db.session.commit()
     outbox.hand_off([outbox_id])
     return True

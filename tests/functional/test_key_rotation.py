@@ -16,7 +16,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import LargeBinary, bindparam, event, select, text
 
-from petitions.crypto import KEY_ID_LENGTH, PIIVault, VaultError, generate_key, vault
+from petitions.crypto import (
+    KEY_ID_LENGTH,
+    IntakeKeys,
+    PIIVault,
+    VaultError,
+    generate_key,
+    vault,
+)
 from petitions.extensions import db
 from petitions.models import OutboundEmail, OutboxStatus, Signature
 from petitions.services import deliveries, keys
@@ -312,11 +319,13 @@ def test_keys_generate_prints_env_lines_ready_to_paste(runner):
     result = runner.invoke(args=["keys", "generate"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line.split("=", 1)[0] for line in lines] == ["PII_ENCRYPTION_KEYS",
-                                                         "PII_INDEX_KEY"]
-    encryption_key, index_key = (line.split("=", 1)[1] for line in lines)
+    assert [line.split("=", 1)[0] for line in lines] == [
+        "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY", "INTAKE_PUBLIC_KEY", "INTAKE_PRIVATE_KEY"]
+    encryption_key, index_key, public, private = (line.split("=", 1)[1] for line in lines)
     assert encryption_key != index_key
     PIIVault([encryption_key], index_key)  # both are valid 256-bit keys
+    assert IntakeKeys(public, private).can_open  # a matching intake key pair
+    assert "never to the web tier" in result.stderr
     assert "keep PII_INDEX_KEY unchanged" in result.stderr
     again = runner.invoke(args=["keys", "generate"])
     assert set(again.stdout.splitlines()).isdisjoint(lines)

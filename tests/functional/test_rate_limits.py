@@ -147,6 +147,7 @@ def test_successful_requests_carry_the_rate_limit_headers(app: Flask, client: Fl
 def production(**changes: object) -> dict[str, object]:
     config: dict[str, object] = {
         "SECRET_KEY": "s" * 48, "PII_ENCRYPTION_KEYS": ["a-key"], "PII_INDEX_KEY": "a-key",
+        "INTAKE_PUBLIC_KEY": "a-public-key",
         "MAIL_SERVER": "smtp.example.org", "MAIL_USE_TLS": True,
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://petitions@db/petitions",
         "CELERY": {"broker_url": "redis://redis:6379/0"}, "BASE_URL": "https://act.example.org",

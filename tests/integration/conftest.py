@@ -38,7 +38,7 @@ from sqlalchemy import select
 from config import SETTINGS
 from petitions import create_app
 from petitions.extensions import db
-from petitions.models import OutboundEmail
+from petitions.models import OutboundEmail, SealedSubmission
 from tests.conftest import (
     REDIS_URL,
     MailSink,
@@ -60,9 +60,10 @@ FLASK = str(BIN / "flask")
 BROKER_DATABASES = range(15, 7, -1)
 BROKER_LOCK_KEY = "petitions-tests:claimed-by"      # held while a run uses the database
 BROKER_MARKER_KEY = "petitions-tests:broker"        # the database is the test suite's
-# kombu's Redis transport: the default queue is a list of this name, and messages a
-# worker has taken but not yet acknowledged sit in this hash.
-QUEUE_KEY = "celery"
+# kombu's Redis transport: each queue is a list of its name (the default queue, and
+# the vault workers' queue of sealed signatures), and messages a worker has taken but
+# not yet acknowledged sit in this hash.
+QUEUE_KEYS = ("celery", "vault")
 UNACKED_KEYS = ("unacked", "unacked_index")
 
 T = TypeVar("T")
@@ -93,6 +94,19 @@ def wait_until(condition: Callable[[], T], timeout: float = 30.0, *,
             detail = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:g}s waiting for {detail}")
         time.sleep(interval)
+
+
+def sealed_rows() -> list[SealedSubmission]:
+    """The sealed submissions as committed right now (waiting for a vault worker)."""
+    db.session.rollback()
+    return list(db.session.scalars(select(SealedSubmission).order_by(SealedSubmission.id)))
+
+
+def wait_for_intake(worker: BackgroundProcess, timeout: float = 30.0) -> None:
+    """Wait until a vault worker has opened every sealed signature."""
+    wait_until(lambda: not sealed_rows(), timeout, interval=0.05,
+               what=lambda: "the vault worker to open the sealed signatures\n"
+                            + worker.log_tail())
 
 
 def outbox_rows() -> list[OutboundEmail]:
@@ -266,7 +280,7 @@ class Workers:
     def queued(self) -> int:
         """Messages waiting in the broker, not yet taken by a worker."""
         with redis.Redis.from_url(self.broker_url) as client:
-            return int(client.llen(QUEUE_KEY))
+            return sum(int(client.llen(key)) for key in QUEUE_KEYS)
 
     def _unacked(self) -> int:
         with redis.Redis.from_url(self.broker_url) as client:
@@ -290,7 +304,7 @@ class Workers:
         finally:
             if self.current is None or not self.current.running:
                 with redis.Redis.from_url(self.broker_url) as client:
-                    client.delete(QUEUE_KEY, *UNACKED_KEYS)
+                    client.delete(*QUEUE_KEYS, *UNACKED_KEYS)
 
 
 class RedisServer(BackgroundProcess):

@@ -10,7 +10,7 @@ from petitions.extensions import db
 from petitions.models import OutboxStatus, Signature, SignatureStatus
 from tests.conftest import confirmation_link
 from tests.factories import csrf_token, form_data, make_action, post_form
-from tests.integration.conftest import outbox_rows, wait_until
+from tests.integration.conftest import outbox_rows, wait_for_intake, wait_until
 
 BASE_URL = "http://petitions.test"
 
@@ -107,6 +107,7 @@ def test_signing_twice_gives_one_signature_and_one_email(live_app, live_client, 
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
 
+    wait_for_intake(worker)
     assert signature_states() == [(SignatureStatus.PENDING, False)]
     # Within the resend interval, the second signing queued no email at all ...
     assert len(outbox_rows()) == 1

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from petitions.models import OutboundEmail, OutboxStatus
-from petitions.services import outbox
+from petitions.services import intake, outbox
 from tests.conftest import MailSink, confirmation_link
 from tests.factories import form_data, make_action, make_signature, post_form
 from tests.integration.conftest import (
@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     clean_environment,
     close_app,
     outbox_rows,
+    sealed_rows,
     settings_environment,
     wait_until,
 )
@@ -84,10 +85,11 @@ def test_signatures_made_while_the_worker_is_down_are_all_sent_once_it_is_back(
         response = post_form(live_client, f"/actions/{action.slug}", form_data(email=address))
         assert response.status_code == 303
 
-    rows = outbox_rows()
-    assert len(rows) == 20
-    assert all(r.status == OutboxStatus.PENDING and r.dispatched_at is not None for r in rows)
-    assert workers.queued() == 20  # waiting in Redis
+    # Sealed, handed off, and waiting in Redis for a vault worker.
+    rows = sealed_rows()
+    assert len(rows) == 20 and all(r.dispatched_at is not None for r in rows)
+    assert outbox_rows() == []
+    assert workers.queued() == 20
     assert mailbox.messages == []
 
     restarted = workers.start()
@@ -238,19 +240,21 @@ def test_an_email_accepted_while_the_broker_is_down_is_sent_once_it_is_back(
     assert response.status_code == 303  # the supporter notices nothing
 
     with app.app_context():
-        [row] = outbox_rows()
-        # Not handed off: left for the dispatcher.
-        assert row.status == OutboxStatus.PENDING and row.dispatched_at is None
+        # Stored sealed, not handed off: left for the dispatcher.
+        [row] = sealed_rows()
+        assert row.dispatched_at is None and row.failed_at is None
+        assert outbox_rows() == []
     assert mailbox.messages == []
 
     server.start()
     with app.app_context():
-        # What the scheduler's dispatch_outbox task runs every few seconds.
-        assert outbox.dispatch_pending() == 1
+        # What the scheduler's dispatch_intake task runs every few seconds.
+        assert intake.dispatch_pending() == 1
         messages = mailbox.wait_for(1, timeout=60)
         assert len(messages) == 1, worker.log_tail()
         wait_for_outbox(1, OutboxStatus.SENT, worker)
         # A second dispatcher round finds nothing left to hand off.
-        assert outbox.dispatch_pending() == 0
+        assert intake.dispatch_pending() == 0 and outbox.dispatch_pending() == 0
+        assert sealed_rows() == []
     assert len(mailbox.to("patient@example.org")) == 1
     assert "Connection to broker lost" in worker.log()

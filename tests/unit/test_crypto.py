@@ -21,6 +21,7 @@ from petitions.crypto import (
     KEY_ID_LENGTH,
     PIIVault,
     VaultError,
+    generate_intake_keys,
     generate_key,
     init_vault,
     key_id,
@@ -185,9 +186,15 @@ def test_digest_purposes_are_separated():
 
 # --- the keys of an application ---------------------------------------------------------
 
+INTAKE_PUBLIC, INTAKE_PRIVATE = generate_intake_keys()
+
+
 def bare_app(instance: Path) -> Flask:
+    """An app with no PII keys set (the intake key pair is set: these tests are about
+    the PII keys' file; tests/unit/test_intake.py has the intake pair's)."""
     app = Flask("keys-test", instance_path=str(instance))
-    app.config.update(PII_ENCRYPTION_KEYS=[], PII_INDEX_KEY=None)
+    app.config.update(PII_ENCRYPTION_KEYS=[], PII_INDEX_KEY=None,
+                      INTAKE_PUBLIC_KEY=INTAKE_PUBLIC, INTAKE_PRIVATE_KEY=INTAKE_PRIVATE)
     return app
 
 
@@ -303,6 +310,7 @@ def test_production_refuses_to_start_without_keys(tmp_path, missing):
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "PII_ENCRYPTION_KEYS": [generate_key()],
         "PII_INDEX_KEY": generate_key(),
+        "INTAKE_PUBLIC_KEY": generate_intake_keys()[0],
     }
     config[missing] = [] if missing == "PII_ENCRYPTION_KEYS" else None
     with pytest.raises(ConfigError, match="PII_ENCRYPTION_KEYS and PII_INDEX_KEY"):

@@ -30,8 +30,8 @@ SETTING_HEADING = re.compile(r"^### `(?P<name>[A-Z][A-Z0-9_]*)`\s*$", re.MULTILI
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 SHARED_VARIABLES = ("APP_ENV", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MAIL_SERVER",
                     "MAIL_PORT", "BASE_URL", "SECRET_KEY", "PII_ENCRYPTION_KEYS",
-                    "PII_INDEX_KEY")
-REQUIRED_VARIABLES = ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY")
+                    "PII_INDEX_KEY", "INTAKE_PUBLIC_KEY")
+REQUIRED_VARIABLES = ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_INDEX_KEY", "INTAKE_PUBLIC_KEY")
 
 
 # --- the README's configuration table ----------------------------------------------------
@@ -132,6 +132,17 @@ def test_app_services_share_one_environment():
         for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):
             assert environment[variable] == shared[variable], (
                 f"{name} must take {variable} from the x-app-environment anchor")
+
+
+def test_only_the_worker_gets_the_intake_private_key():
+    """The web tier seals to the public key; only the worker, which serves the vault
+    queue, can open what it sealed."""
+    services = compose()["services"]
+    assert "INTAKE_PRIVATE_KEY" not in compose()["x-app-environment"]
+    having = [name for name in APP_SERVICES
+              if "INTAKE_PRIVATE_KEY" in services[name]["environment"]]
+    assert having == ["worker"]
+    assert "-Q" not in services["worker"]["command"]  # it serves every queue
 
 
 def test_worker_can_be_scaled():
