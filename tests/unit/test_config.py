@@ -16,7 +16,7 @@ from config import (
     production_notices,
 )
 from petitions import create_app
-from petitions.crypto import generate_key
+from petitions.crypto import generate_intake_keys, generate_key
 from petitions.proxies import TrustedProxyFix
 
 
@@ -231,6 +231,7 @@ def test_production_startup_logs_that_the_app_port_must_not_be_public(clean_envi
         app = create_app({**production_config(), "APP_ENV": "production",
                           "PII_ENCRYPTION_KEYS": [generate_key()],
                           "PII_INDEX_KEY": generate_key(),
+                          "INTAKE_PUBLIC_KEY": generate_intake_keys()[0],
                           "DATABASE_URL": "postgresql://petitions@127.0.0.1:1/petitions",
                           "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
                           "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/1",
