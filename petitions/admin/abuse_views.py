@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -87,7 +88,7 @@ def add_block_rule() -> Page:
     except abuse.AbuseError as exc:
         form.value.errors = [*form.value.errors, str(exc)]
         return _page(form, 422)
-    flash(_("%(count)s block rule(s) added.", count=len(added)))
+    flash(ngettext("%(num)s block rule added.", "%(num)s block rules added.", len(added)))
     return redirect(url_for("admin.abuse_home"), 303)
 
 
@@ -125,7 +126,7 @@ def invalidate_signatures() -> Page:
     try:
         if "confirm" in request.form:
             done = abuse.invalidate(form.selection(), actor=current_user)
-            flash(_("%(count)s signature(s) struck out.", count=done))
+            flash(ngettext("%(num)s signature struck out.", "%(num)s signatures struck out.", done))
             return redirect(url_for("admin.abuse_home"), 303)
         count = abuse.preview(form.selection())
     except abuse.AbuseError as exc:

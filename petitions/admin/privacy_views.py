@@ -8,6 +8,7 @@ import json
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -47,7 +48,8 @@ def privacy_requests() -> Page:
                 form.confirm_erase.errors = [_("Please tick the box to confirm the erasure.")]
                 return _page(form, 422)
             erasure = dsr.erase(address, actor=current_user, via="web")
-            flash(_("Erased %(count)s signature(s).", count=erasure.signatures))
+            flash(ngettext("Erased %(num)s signature.", "Erased %(num)s signatures.",
+                           erasure.signatures))
             if erasure.subscriber:
                 flash(_("The network subscription is erased."))
             if erasure.staff_account:

@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import nh3
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from fpdf import FPDF
 from fpdf.fonts import FontFace, TextStyle
 from markdown_it import MarkdownIt
@@ -62,6 +62,39 @@ class Addressee:
     name: str
     title: str = ""
     organization: str = ""
+
+
+@dataclass(frozen=True)
+class LetterText:
+    """The words of the letter a target receives, in the action's language: the PDF is
+    set from these, and the action page shows them to supporters before they sign."""
+
+    language: str
+    title: str
+    salutation: str
+    body: str
+    demands_heading: str
+    demands: list[str]
+
+
+def letter_text(action: Action, addressee: Addressee) -> LetterText:
+    """The letter to ``addressee``, in the action's own language (as delivered)."""
+    with force_locale(action.language):
+        return LetterText(
+            language=action.language, title=action.title,
+            salutation=gettext("Dear %(name)s,", name=addressee.name), body=action.body,
+            demands_heading=gettext("We ask for"), demands=action.demand_list)
+
+
+def signed_sentence(confirmed: int, paper: int) -> str:
+    """The letter's count of signers, in the current locale."""
+    total = confirmed + paper
+    return ngettext(
+        "%(num)s person has signed this appeal: %(online)s online, each confirmed "
+        "by email, and %(paper)s on paper.",
+        "%(num)s people have signed this appeal: %(online)s online, each confirmed "
+        "by email, and %(paper)s on paper.", total, num=f"{total:,}",
+        online=f"{confirmed:,}", paper=f"{paper:,}")
 
 
 @dataclass(frozen=True)
@@ -127,8 +160,9 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
               locale: str = "en") -> bytes:
     """The cover letter, the table by country, and the appendix of every signer."""
     with force_locale(locale):
-        pdf = _Letter(action.title)
-        pdf.set_title(action.title)
+        text = letter_text(action, addressee)
+        pdf = _Letter(text.title)
+        pdf.set_title(text.title)
         pdf.set_creator("Petitions")
         pdf.add_page()
         pdf.set_font("Noto", size=10)
@@ -140,29 +174,25 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
                          new_y="NEXT")
         pdf.ln(6)
         pdf.set_font("Noto", style="B", size=15)
-        pdf.multi_cell(0, 8, action.title, align=_alignment(action.title),
+        pdf.multi_cell(0, 8, text.title, align=_alignment(text.title),
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         pdf.set_font("Noto", size=11)
-        pdf.multi_cell(0, 6, gettext("Dear %(name)s,", name=addressee.name),
-                       new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, text.salutation, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        _write_body(pdf, action.body)
-        if action.demand_list:
+        _write_body(pdf, text.body)
+        if text.demands:
             pdf.ln(2)
             pdf.set_font("Noto", style="B", size=12)
-            pdf.cell(0, 8, gettext("We ask for"), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 8, text.demands_heading, new_x="LMARGIN", new_y="NEXT")
             pdf.set_font("Noto", size=11)
-            for number, demand in enumerate(action.demand_list, start=1):
+            for number, demand in enumerate(text.demands, start=1):
                 pdf.multi_cell(0, 6, f"{number}. {demand}", align=_alignment(demand),
                                new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         pdf.set_font("Noto", style="B", size=12)
-        pdf.multi_cell(0, 7, gettext(
-            "%(total)s people have signed this appeal: %(online)s online, each confirmed "
-            "by email, and %(paper)s on paper.", total=f"{confirmed + paper:,}",
-            online=f"{confirmed:,}", paper=f"{paper:,}"), align="L", new_x="LMARGIN",
-            new_y="NEXT")
+        pdf.multi_cell(0, 7, signed_sentence(confirmed, paper), align="L",
+                       new_x="LMARGIN", new_y="NEXT")
 
         if by_country:
             pdf.ln(3)
