@@ -77,11 +77,13 @@ class LetterText:
     demands: list[str]
 
 
-def letter_text(action: Action, addressee: Addressee) -> LetterText:
-    """The letter to ``addressee``, in the action's own language (as delivered)."""
-    with force_locale(action.language):
+def letter_text(action: Action, addressee: Addressee, locale: str | None = None) -> LetterText:
+    """The letter to ``addressee``, in ``locale`` (deliveries use the action's own
+    language, and so does the preview on the action's page)."""
+    locale = locale or action.language
+    with force_locale(locale):
         return LetterText(
-            language=action.language, title=action.title,
+            language=locale, title=action.title,
             salutation=gettext("Dear %(name)s,", name=addressee.name), body=action.body,
             demands_heading=gettext("We ask for"), demands=action.demand_list)
 
@@ -90,10 +92,10 @@ def signed_sentence(confirmed: int, paper: int) -> str:
     """The letter's count of signers, in the current locale."""
     total = confirmed + paper
     return ngettext(
-        "%(num)s person has signed this appeal: %(online)s online, each confirmed "
+        "%(total)s person has signed this appeal: %(online)s online, each confirmed "
         "by email, and %(paper)s on paper.",
-        "%(num)s people have signed this appeal: %(online)s online, each confirmed "
-        "by email, and %(paper)s on paper.", total, num=f"{total:,}",
+        "%(total)s people have signed this appeal: %(online)s online, each confirmed "
+        "by email, and %(paper)s on paper.", total, total=f"{total:,}",
         online=f"{confirmed:,}", paper=f"{paper:,}")
 
 
@@ -160,7 +162,7 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
               locale: str = "en") -> bytes:
     """The cover letter, the table by country, and the appendix of every signer."""
     with force_locale(locale):
-        text = letter_text(action, addressee)
+        text = letter_text(action, addressee, locale)
         pdf = _Letter(text.title)
         pdf.set_title(text.title)
         pdf.set_creator("Petitions")

@@ -308,8 +308,8 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
     context = {"recipient": recipient, "delivery": delivery, "action": action,
                "action_url": external_url("public.action", slug=action.slug)}
     with force_locale(action.language):
-        subject = ngettext("%(num)s signature: %(title)s", "%(num)s signatures: %(title)s",
-                           delivery.total, num=f"{delivery.total:,}", title=action.title)
+        subject = ngettext("%(count)s signature: %(title)s", "%(count)s signatures: %(title)s",
+                           delivery.total, count=f"{delivery.total:,}", title=action.title)
         text = render_template("emails/delivery.txt", **context)
         html = render_template("emails/delivery.html", **context)
     message = EmailMessage()
