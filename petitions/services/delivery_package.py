@@ -180,13 +180,15 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         pdf.set_font("Noto", size=11)
-        pdf.multi_cell(0, 6, text.salutation, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, text.salutation, align=_alignment(text.salutation),
+                       new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         _write_body(pdf, text.body)
         if text.demands:
             pdf.ln(2)
             pdf.set_font("Noto", style="B", size=12)
-            pdf.cell(0, 8, text.demands_heading, new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 8, text.demands_heading, align=_alignment(text.demands_heading),
+                     new_x="LMARGIN", new_y="NEXT")
             pdf.set_font("Noto", size=11)
             for number, demand in enumerate(text.demands, start=1):
                 pdf.multi_cell(0, 6, f"{number}. {demand}", align=_alignment(demand),

@@ -103,3 +103,18 @@ def test_the_delivery_letter_drawn(app: Flask, lang):
                    check=True, timeout=60)
     assert (SCREENSHOTS / f"{lang}-delivery-letter.png").stat().st_size > 10_000
     source_pdf.unlink()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_dark_scheme_keeps_its_contrast(new_page, live_server, app: Flask,
+                                            monkeypatch: pytest.MonkeyPatch, lang):
+    bot_checks_on(app, monkeypatch, min_fill=0)
+    action = campaign_action()
+    make_confirmed_signature(action, first_name="Shirin", country="IR", show_publicly=True)
+    page = new_page(PHONE_390, color_scheme="dark")
+    for name, path in (("action", f"/actions/{action.slug}"),
+                       ("thank-you", f"/actions/{action.slug}/thank-you")):
+        page.goto(f"{live_server}{path}?lang={lang}")
+        assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") \
+            == "rgb(18, 18, 18)"
+        _check(page, f"{lang}-campaign-dark-{name}")
