@@ -272,7 +272,11 @@ def test_one_signature_is_singular_in_the_console(client):
     make_confirmed_signature(action)
     tallies.compile_tally(action.id)
     login(client, make_user("organizer", actions=[action]))
-    compiled = page(client, f"/console/actions/{action.slug}").find(id="tally-compiled")
+    console = page(client, f"/console/actions/{action.slug}?lang=fa")
+    assert console.find("h1").get("dir") == "auto"  # an English title on a Persian page
+    latest = console.find("section", aria_labelledby="latest-heading")
+    assert latest.find("tbody").find("th").get("dir") == "auto"
+    compiled = page(client, f"/console/actions/{action.slug}?lang=en").find(id="tally-compiled")
     assert "when 1 signature was confirmed online" in text(compiled)
 
 
