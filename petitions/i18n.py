@@ -8,11 +8,16 @@ language is English unless the caller forces another (``flask_babel.force_locale
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale
+from babel.dates import format_date, format_timedelta
+from babel.numbers import format_decimal
 from flask import Flask, has_request_context, request
 from flask_babel import get_locale
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 DEFAULT = "en"
@@ -59,6 +64,48 @@ def current_language() -> str:
     return str(get_locale() or DEFAULT)
 
 
+# Babel formats with the locale's separators but always writes ASCII digits; these are
+# the digits of the numbering systems our languages' CLDR data names as their default
+# (Persian: "arabext"; Arabic as spoken in Egypt or the Gulf: "arab"; plain "ar" is
+# "latn" in CLDR, as in the Maghreb).
+_DIGITS = {"arab": "٠١٢٣٤٥٦٧٨٩", "arabext": "۰۱۲۳۴۵۶۷۸۹"}
+
+
+def localize_digits(text: str, locale: str | None = None) -> str:
+    """``text`` with its ASCII digits written in the locale's default numbering system."""
+    system = Locale.parse(locale or current_language()).default_numbering_system
+    digits = _DIGITS.get(system)
+    return text.translate(str.maketrans("0123456789", digits)) if digits else text
+
+
+def format_number(value: float, locale: str | None = None) -> str:
+    """A count as readers of the locale write it: "12,345", "۱۲٬۳۴۵"."""
+    locale = locale or current_language()
+    return localize_digits(format_decimal(value, locale=locale, numbering_system="default"),
+                           locale)
+
+
+def format_long_date(value: date, locale: str | None = None) -> str:
+    """A date spelled out in the locale ("4 December 2026"): never an ISO date."""
+    locale = locale or current_language()
+    return localize_digits(format_date(value, format="long", locale=locale), locale)
+
+
+def format_ago(moment: datetime, now: datetime, locale: str | None = None) -> str:
+    """How long ago ``moment`` was, in words ("3 hours ago"); both times naive UTC."""
+    locale = locale or current_language()
+    delta = min(moment - now, timedelta(0))  # a clock a little ahead is "now", not "in"
+    return localize_digits(format_timedelta(delta, add_direction=True, locale=locale),
+                           locale)
+
+
+def isolate(text: str) -> Markup:
+    """User-written text set into a sentence, isolated from it (``<bdi>``): a Persian
+    title in an English sentence, or an English name on a Persian page, keeps the
+    punctuation around it where the sentence puts it."""
+    return Markup("<bdi>%s</bdi>") % text
+
+
 def language_url(code: str) -> str:
     """This page's address with ``?lang=code``, the other parameters kept."""
     args = request.args.copy()
@@ -83,4 +130,7 @@ def _remember_choice(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
+    app.add_template_filter(format_number, "number")
+    app.add_template_filter(format_long_date, "long_date")
+    app.add_template_filter(isolate, "bdi")
     app.after_request(_remember_choice)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -94,10 +95,13 @@ def add_block_rule() -> Page:
         flash(_("This is blocked already."))
         return redirect(url_for("admin.abuse_home"), 303)
     # The one time what was typed is shown: the rule keeps only its digest.
-    flash(_("%(count)s block rule(s) added for %(value)s. From now on they are shown by "
-            "digest only: %(label)s.", count=len(added), value=(form.value.data or "").strip(),
-            label=", ".join(abuse.digest_label(rule.value) for rule in added[:3])
-            + ("…" if len(added) > 3 else "")))
+    flash(ngettext("%(num)s block rule added for %(value)s. From now on it is shown by "
+                   "digest only: %(label)s.",
+                   "%(num)s block rules added for %(value)s. From now on they are shown by "
+                   "digest only: %(label)s.", len(added),
+                   value=(form.value.data or "").strip(),
+                   label=", ".join(abuse.digest_label(rule.value) for rule in added[:3])
+                   + ("…" if len(added) > 3 else "")))
     return redirect(url_for("admin.abuse_home"), 303)
 
 
@@ -137,7 +141,7 @@ def invalidate_signatures() -> Page:
     try:
         if "confirm" in request.form:
             done = abuse.invalidate(form.selection(), actor=current_user)
-            flash(_("%(count)s signature(s) struck out.", count=done))
+            flash(ngettext("%(num)s signature struck out.", "%(num)s signatures struck out.", done))
             return redirect(url_for("admin.abuse_home"), 303)
         count = abuse.preview(form.selection())
     except abuse.AbuseError as exc:

@@ -8,6 +8,7 @@ import json
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -52,13 +53,15 @@ def privacy_requests() -> Page:
                 return _page(form, 422)
             erasure = dsr.erase(address, actor=current_user, via="web",
                                 paper_name=form.paper_name.data)
-            flash(_("Erased %(count)s signature(s).", count=erasure.signatures))
+            flash(ngettext("Erased %(num)s signature.", "Erased %(num)s signatures.",
+                           erasure.signatures))
             if form.paper_name.data:
-                flash(_("Erased %(count)s paper signature(s).",
-                        count=erasure.paper_signatures))
+                flash(ngettext("Erased %(num)s paper signature.",
+                               "Erased %(num)s paper signatures.", erasure.paper_signatures))
             if erasure.packages_rebuilt:
-                flash(_("Rebuilt %(count)s delivery package(s) without this person.",
-                        count=erasure.packages_rebuilt))
+                flash(ngettext("Rebuilt %(num)s delivery package without this person.",
+                               "Rebuilt %(num)s delivery packages without this person.",
+                               erasure.packages_rebuilt))
             if erasure.already_delivered:
                 flash(_("Already sent to the targets before this erasure, so their copy "
                         "still lists this person: delivery %(ids)s.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import io
+from datetime import date, datetime
 
 import segno
 from flask import abort, redirect, render_template, request, url_for
@@ -12,14 +13,19 @@ from werkzeug.wrappers import Response
 
 from petitions import botcheck, page_cache
 from petitions.extensions import csrf
-from petitions.i18n import direction
-from petitions.models import Action
+from petitions.i18n import direction, format_ago
+from petitions.models import Action, utcnow
 from petitions.public import bp
 from petitions.public.forms import SignatureForm
 from petitions.services import actions as actions_service
 from petitions.services import counting, deliveries, intake, public_page
 from petitions.services.confirming import TokenState, check_token, confirm, resend_for_token
-from petitions.services.signing import CONSENT_VERSION, SignatureInput, SigningError
+from petitions.services.delivery_package import Addressee, letter_text
+from petitions.services.signing import (
+    CONSENT_VERSION,
+    SignatureInput,
+    SigningError,
+)
 from petitions.urls import external_url
 
 
@@ -47,8 +53,11 @@ def _render_action(action: Action, form: SignatureForm, status: int = 200,
         consent_version=CONSENT_VERSION, closed_message=closed_message,
         delivery=deliveries.last_sent(action),
         recent_signers=public_page.recent_signers(action.id, locale),
+        letter_body_html=actions_service.render_markdown(action.body),
+        letters=[letter_text(action, Addressee(t.name, t.title, t.organization))
+                 for t in action.targets],
         action_url=external_url("public.action", slug=action.slug),
-        text_direction_of=direction), status
+        text_direction_of=direction, now=utcnow()), status
 
 
 @bp.get("/")
@@ -121,7 +130,7 @@ def thank_you(slug: str) -> str:
     action = _load(slug)
     action_url = external_url("public.action", slug=action.slug)
     return render_template("public/thank_you.html", action=action, action_url=action_url,
-                           counts=counting.counts(action.id))
+                           counts=counting.counts(action.id), text_direction_of=direction)
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
@@ -210,3 +219,23 @@ def action_qr(slug: str) -> Response:
 def _texts_of(action: Action) -> public_page.ActionTexts:
     """An action's texts in the page's (or the email's) language, where it has them."""
     return public_page.texts_for(action, str(get_locale()))
+
+
+@bp.app_template_global("campaign_progress")
+def _campaign_progress(total: int, goal: int) -> public_page.Progress:
+    return public_page.progress(total, goal)
+
+
+@bp.app_template_global("days_left")
+def _days_left(deadline: date) -> int | None:
+    return public_page.days_left(deadline, utcnow().date())
+
+
+@bp.app_template_global("share_messages")
+def _share_messages(title: str, url: str, signed: bool = False) -> dict[str, str]:
+    return public_page.share_messages(title, url, signed=signed)
+
+
+@bp.app_template_filter("ago")
+def _ago(moment: datetime, now: datetime) -> str:
+    return format_ago(moment, now)

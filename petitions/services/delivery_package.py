@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from fpdf import FPDF
 from fpdf.fonts import FontFace, TextStyle
 from markdown_it import MarkdownIt
@@ -61,6 +61,41 @@ class Addressee:
     name: str
     title: str = ""
     organization: str = ""
+
+
+@dataclass(frozen=True)
+class LetterText:
+    """The words of the letter a target receives, in the action's language: the PDF is
+    set from these, and the action page shows them to supporters before they sign."""
+
+    language: str
+    title: str
+    salutation: str
+    body: str
+    demands_heading: str
+    demands: list[str]
+
+
+def letter_text(action: Action, addressee: Addressee, locale: str | None = None) -> LetterText:
+    """The letter to ``addressee``, in ``locale`` (deliveries use the action's own
+    language, and so does the preview on the action's page)."""
+    locale = locale or action.language
+    with force_locale(locale):
+        return LetterText(
+            language=locale, title=action.title,
+            salutation=gettext("Dear %(name)s,", name=addressee.name), body=action.body,
+            demands_heading=gettext("We ask for"), demands=action.demand_list)
+
+
+def signed_sentence(confirmed: int, paper: int) -> str:
+    """The letter's count of signers, in the current locale."""
+    total = confirmed + paper
+    return ngettext(
+        "%(total)s person has signed this appeal: %(online)s online, each confirmed "
+        "by email, and %(paper)s on paper.",
+        "%(total)s people have signed this appeal: %(online)s online, each confirmed "
+        "by email, and %(paper)s on paper.", total, total=f"{total:,}",
+        online=f"{confirmed:,}", paper=f"{paper:,}")
 
 
 @dataclass(frozen=True)
@@ -132,8 +167,9 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
     ``sender``: the organization that sends it (by default the branding's)."""
     sender = sender or branding.current()
     with force_locale(locale):
-        pdf = _Letter(f"{sender.name} · {action.title}")
-        pdf.set_title(action.title)
+        text = letter_text(action, addressee, locale)
+        pdf = _Letter(f"{sender.name} · {text.title}")
+        pdf.set_title(text.title)
         pdf.set_author(sender.name)
         pdf.set_creator("Petitions")
         pdf.add_page()
@@ -147,29 +183,27 @@ def build_pdf(action: Action, addressee: Addressee, *, confirmed: int, paper: in
                          new_y="NEXT")
         pdf.ln(6)
         pdf.set_font("Noto", style="B", size=15)
-        pdf.multi_cell(0, 8, action.title, align=_alignment(action.title),
+        pdf.multi_cell(0, 8, text.title, align=_alignment(text.title),
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         pdf.set_font("Noto", size=11)
-        pdf.multi_cell(0, 6, gettext("Dear %(name)s,", name=addressee.name),
+        pdf.multi_cell(0, 6, text.salutation, align=_alignment(text.salutation),
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        _write_body(pdf, action.body)
-        if action.demand_list:
+        _write_body(pdf, text.body)
+        if text.demands:
             pdf.ln(2)
             pdf.set_font("Noto", style="B", size=12)
-            pdf.cell(0, 8, gettext("We ask for"), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 8, text.demands_heading, align=_alignment(text.demands_heading),
+                     new_x="LMARGIN", new_y="NEXT")
             pdf.set_font("Noto", size=11)
-            for number, demand in enumerate(action.demand_list, start=1):
+            for number, demand in enumerate(text.demands, start=1):
                 pdf.multi_cell(0, 6, f"{number}. {demand}", align=_alignment(demand),
                                new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         pdf.set_font("Noto", style="B", size=12)
-        pdf.multi_cell(0, 7, gettext(
-            "%(total)s people have signed this appeal: %(online)s online, each confirmed "
-            "by email, and %(paper)s on paper.", total=f"{confirmed + paper:,}",
-            online=f"{confirmed:,}", paper=f"{paper:,}"), align="L", new_x="LMARGIN",
-            new_y="NEXT")
+        pdf.multi_cell(0, 7, signed_sentence(confirmed, paper), align="L",
+                       new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         pdf.set_font("Noto", size=11)
         pdf.multi_cell(0, 6, gettext("Sent on behalf of the signatories by %(sender)s.",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Config, current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import contains_eager
@@ -313,8 +313,8 @@ def _delivery_message(row: OutboundEmail, recipient: DeliveryRecipient) -> Email
     context = {"recipient": recipient, "delivery": delivery, "action": action,
                "action_url": external_url("public.action", slug=action.slug)}
     with force_locale(action.language):
-        subject = gettext("%(count)s signatures: %(title)s", count=f"{delivery.total:,}",
-                          title=action.title)
+        subject = ngettext("%(count)s signature: %(title)s", "%(count)s signatures: %(title)s",
+                           delivery.total, count=f"{delivery.total:,}", title=action.title)
         text = render_template("emails/delivery.txt", **context)
         html = render_template("emails/delivery.html", **context)
     message = EmailMessage()

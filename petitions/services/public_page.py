@@ -1,9 +1,11 @@
 """What an action's public page shows beyond the action itself: its texts in the
-reader's language, and the few recent signers who agreed to be shown."""
+reader's language, the few recent signers who agreed to be shown, how far it is from
+its next milestone and its deadline, and what a supporter shares."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -34,6 +36,76 @@ class ActionTexts:
 class PublicSigner:
     first_name: str
     country: str
+    confirmed_at: datetime | None = None
+
+
+# The steps of the next milestone below the goal: 10, 25, 50, 100, 250, 500, 1,000...
+_MILESTONE_STEPS = (1, 2.5, 5)
+# The fill of a progress bar never narrower than this (percent) once someone signed:
+# one signature of 10,000 must show.
+MIN_VISIBLE_PERCENT = 2.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the progress bar shows: the fill (percent of the bar's width, at least
+    ``MIN_VISIBLE_PERCENT`` once anyone signed), the floor percentage for words, and
+    the next milestone with how many it still takes."""
+
+    total: int
+    goal: int
+    fill: float
+    percent: int
+    raised_to_minimum: bool
+    milestone: int
+    to_milestone: int
+
+
+def next_milestone(total: int, goal: int) -> int:
+    """The next round number (10, 25, 50, 100, 250...) above ``total``, the goal when
+    that comes first; past the goal, the next round number again."""
+    magnitude = 10
+    while True:
+        for step in _MILESTONE_STEPS:
+            candidate = int(step * magnitude)
+            if candidate > total:
+                return goal if total < goal <= candidate else candidate
+        magnitude *= 10
+
+
+def progress(total: int, goal: int) -> Progress:
+    exact = min(total / goal * 100, 100.0) if goal > 0 else 0.0
+    fill = max(exact, MIN_VISIBLE_PERCENT) if total > 0 else 0.0
+    milestone = next_milestone(total, goal)
+    return Progress(total=total, goal=goal, fill=round(fill, 2), percent=int(exact),
+                    raised_to_minimum=fill > exact, milestone=milestone,
+                    to_milestone=milestone - total)
+
+
+def days_left(deadline: date | None, today: date) -> int | None:
+    """Whole days until the deadline (0 on its last day); None without a deadline or
+    once it has passed."""
+    if deadline is None or deadline < today:
+        return None
+    return (deadline - today).days
+
+
+def share_messages(title: str, url: str, *, signed: bool) -> dict[str, str]:
+    """The message a supporter sends on each network, in the page's language: after
+    signing, in the first person; X's is short, the email has its own subject."""
+    from flask_babel import gettext
+
+    if signed:
+        message = gettext("I just signed “%(title)s”. It takes a minute: will you sign "
+                          "too?", title=title)
+        short = gettext("I signed “%(title)s”. Sign too:", title=title)
+        subject = gettext("Will you sign “%(title)s”?", title=title)
+    else:
+        message = gettext("Please sign “%(title)s”: it takes a minute.", title=title)
+        short = gettext("Sign “%(title)s”:", title=title)
+        subject = title
+    return {"whatsapp": f"{message} {url}", "telegram": message, "x": short,
+            "email_subject": subject, "email_body": f"{message}\n\n{url}"}
 
 
 def texts_for(action: Action, locale: str) -> ActionTexts:
@@ -75,16 +147,17 @@ def check_translations(translations: dict[str, dict[str, str]]) -> None:
 
 def recent_signers(action_id: int, locale: str,
                    limit: int = RECENT_SIGNERS) -> list[PublicSigner]:
-    """The last confirmed signers who asked to be shown: first name and country only."""
+    """The last confirmed signers who asked to be shown: first name, country, and when
+    they confirmed (shown as "3 hours ago")."""
     rows = db.session.execute(
-        select(Signature.first_name, Signature.country)
+        select(Signature.first_name, Signature.country, Signature.confirmed_at)
         .where(Signature.action_id == action_id,
                Signature.status == SignatureStatus.CONFIRMED,
                Signature.show_publicly.is_(True))
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)).all()
-    return [PublicSigner(first_name, countries.name(country, locale))
-            for first_name, country in rows]
+    return [PublicSigner(first_name, countries.name(country, locale), confirmed_at)
+            for first_name, country, confirmed_at in rows]
 
 
 def set_translations(action: Action, raw: dict[str, dict[str, str]], *, actor: User | None,

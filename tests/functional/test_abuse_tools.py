@@ -227,7 +227,7 @@ def test_the_console_previews_before_striking_out(admin_client: FlaskClient) -> 
               "network": "", "since": "", "until": ""}
     preview = admin_client.post(url, data={**fields, "preview": "1"})
     assert preview.status_code == 200
-    assert "2 signature(s) match" in preview.get_data(as_text=True)
+    assert "2 signatures match" in preview.get_data(as_text=True)
     assert counting.counts(action.id).confirmed == 3  # nothing changed yet
     done = admin_client.post(url, data={**fields, "confirm": "1"})
     assert done.status_code == 303

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from petitions.extensions import db
+from petitions.i18n import format_long_date
 from petitions.models import (
     Action,
     ActionStatus,
@@ -325,9 +326,10 @@ def test_mark_delivered_moves_the_action_and_the_public_page_says_so(console, ac
     assert fresh(Action, action.id).status == ActionStatus.DELIVERED
     sent = fresh(Delivery, delivery.id)
     assert sent.status == DeliveryStatus.SENT
-    public = console.get(f"/actions/{action.slug}").get_data(as_text=True)
-    assert (f"Delivered on {sent.sent_at.date().isoformat()} to Antonio Guterres, "
-            "Volker Türk.") in public
+    public = parse_html(console.get(f"/actions/{action.slug}").get_data(as_text=True))
+    assert public.find("p", class_="delivered").text == (
+        f"Delivered on {format_long_date(sent.sent_at.date(), 'en')} to Antonio Guterres, "
+        "Volker Türk.")
     card = delivery_card(page_of(console, base(action)), delivery.id)
     assert facts(card)["Then mark the action as delivered"] == "yes"
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from petitions.extensions import db
+from petitions.i18n import format_long_date
 from petitions.models import (
     Action,
     ActionStatus,
@@ -297,7 +298,7 @@ def test_a_delivery_that_reached_everyone_marks_the_action_delivered(
                                  .order_by(AuditEntry.id)).all()
     assert [(e.before["status"], e.after["status"], e.via) for e in changes] == [
         ("published", "closed", "worker"), ("closed", "delivered", "worker")]
-    sent_on = fresh(Delivery, delivery_id).sent_at.date().isoformat()
+    sent_on = format_long_date(fresh(Delivery, delivery_id).sent_at.date(), "en")
     page = parse_html(client.get(f"/actions/{action.slug}").get_data(as_text=True))
     notice = page.find("p", class_="delivered")
     assert notice is not None

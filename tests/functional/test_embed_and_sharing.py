@@ -124,10 +124,10 @@ def test_share_links_are_plain_links_with_a_copy_button_that_needs_no_script(cli
     page = _page(client, f"/actions/{action.slug}")
     hrefs = [a.get("href") for a in page.find("ul", class_="share").find_all("a")]
     url = f"http%3A//petitions.test/actions/{action.slug}"
-    assert hrefs[0].startswith("mailto:?subject=Free%20them%20%26%20now&body=")
-    assert [h.split("?")[0] for h in hrefs[1:]] == [
-        "https://wa.me/", "https://t.me/share/url", "https://x.com/intent/post",
-        "https://www.facebook.com/sharer/sharer.php"]
+    assert hrefs[-1].startswith("mailto:?subject=Free%20them%20%26%20now&body=")
+    assert [h.split("?")[0] for h in hrefs[:-1]] == [
+        "https://wa.me/", "https://t.me/share/url", "https://www.facebook.com/sharer/sharer.php",
+        "https://x.com/intent/post"]
     assert all(url in h for h in hrefs), hrefs
     copy = page.find("input", id="share-url")
     assert copy.get("value") == f"http://petitions.test/actions/{action.slug}"
@@ -205,8 +205,10 @@ def test_only_signers_who_agreed_are_listed_with_first_name_and_country(client):
     make_confirmed_signature(action, first_name="Hidden", country="FR")
     make_signature(action, first_name="Pending", country="DE", show_publicly=True)
     page = _page(client, f"/actions/{action.slug}")
-    items = [li.text for li in page.find("ul", class_="recent-signers").find_all("li")]
-    assert items == ["Shirin, Iran"]
+    [item] = page.find("ul", class_="recent-signers").find_all("li")
+    assert item.find("bdi").text == "Shirin"
+    assert item.text.startswith("Shirin, Iran ")
+    assert item.find("time").get("datetime")
     assert "Hosseinkhani" not in page.text and "Hidden" not in page.text
 
 

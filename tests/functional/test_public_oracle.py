@@ -33,6 +33,9 @@ from tests.factories import (
 # What is drawn afresh for every visitor, whatever the database holds: the CSRF token
 # bound to the visitor's session.
 _CSRF_VALUE = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]*(")')
+# How long ago the recent signers confirmed, in words: the clock's, like the Date header
+# (the moment itself, in the datetime attribute, is compared).
+_AGO_TEXT = re.compile(rb'(<time class="ago" datetime="[^"]*">)[^<]*(</time>)')
 Answer = tuple[int, tuple[tuple[str, str], ...], bytes]
 
 
@@ -60,11 +63,13 @@ def _cookies(values: list[str]) -> tuple[str, ...]:
 
 
 def answer(response) -> Answer:  # type: ignore[no-untyped-def]
-    # The Date header is the clock's, the same for everyone asking at that second.
+    # The Date header is the clock's, the same for everyone asking at that second; the
+    # body is compared whole below, less the clock's words, so its length is not.
     headers = tuple(sorted((name, value) for name, value in response.headers.items()
-                           if name not in {"Set-Cookie", "Date"}))
+                           if name not in {"Set-Cookie", "Date", "Content-Length"}))
     headers += tuple(("Set-Cookie", c) for c in _cookies(response.headers.getlist("Set-Cookie")))
-    return response.status_code, headers, _CSRF_VALUE.sub(rb"\1-\2", response.get_data())
+    body = _AGO_TEXT.sub(rb"\1-\2", _CSRF_VALUE.sub(rb"\1-\2", response.get_data()))
+    return response.status_code, headers, body
 
 
 def snapshot(app: Flask, action: Action) -> dict[str, Answer]:

@@ -59,7 +59,7 @@ def test_each_card_shows_target_summary_deadline_and_confirmed_count(client):
     [card] = _cards(client)
     assert card.find("p", class_="target").text == "To: Head of the Judiciary"
     assert "Stop the executions now." in card.text
-    assert card.find("p", class_="deadline").text == "Deadline: 2030-03-01"
+    assert card.find("span", class_="deadline").text == "(until March 1, 2030)"
     assert _count(card) == 2
 
 
@@ -95,7 +95,7 @@ def test_action_page_shows_the_appeal(client):
     assert "noopener" in link.get("rel")
     assert [li.text for li in appeal.find("ol", class_="demands").find_all("li")] == [
         "Remove the armed units.", "Restore water and power."]
-    assert page.find("p", class_="deadline").text == "Deadline: 2030-01-31"
+    assert page.find("span", class_="deadline").text == "(until January 31, 2030)"
 
 
 def test_action_page_sanitizes_the_appeal_text(client):
@@ -126,7 +126,10 @@ def test_action_page_thermometer_counts_confirmed_signatures_only(client):
     thermometer = page.find("div", class_="thermometer")
     assert _count(thermometer) == 3
     assert "of 10" in thermometer.text
-    assert thermometer.find("progress").get("value") == "30"
+    bar = thermometer.find("div", class_="progress")
+    assert (bar.get("role"), bar.get("aria-valuenow"), bar.get("aria-valuemax")) == (
+        "progressbar", "3", "10")
+    assert bar.find("rect", class_="progress-fill").get("width") == "30.0%"
 
 
 def test_the_signing_form_has_exactly_the_public_field_names(client):
