@@ -8,6 +8,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from petitions.admin import (  # noqa: E402,F401
     abuse_views,
     privacy_views,
+    term_views,
     translation_views,
     views,
 )
