@@ -194,3 +194,12 @@ def test_the_api_sets_and_changes_topics_and_region(client):
     spec = client.get("/api/v1/openapi.json").get_data(as_text=True)
     assert "Keys of topics on the managed list" in spec  # POST and PATCH bodies
     assert "The key of a region on the managed list" in spec
+
+
+def test_a_choice_without_topics_marks_the_topic_boxes_invalid(client):
+    topics.add(TermKind.TOPIC, "Refugees", actor=None)
+    response = post_form(client, "/network", {"email": "ok@example.org", "scope": "chosen"})
+    assert response.status_code == 422
+    box = parse_html(response.get_data(as_text=True)).find("input", name="topics")
+    assert box.get("aria-invalid") == "true"
+    assert box.get("aria-describedby") == "topics-error"
