@@ -10,6 +10,7 @@ import re
 import pytest
 from flask import Flask
 
+from petitions.extensions import db
 from petitions.models import Action, User
 from petitions.services.actions import get_action
 from tests.account_factories import (  # noqa: F401  - cheap_password_hashing: a fixture
@@ -192,3 +193,16 @@ def test_the_edit_page_of_a_draft_links_to_its_preview(admin_client):
     action = make_action(publish=False)
     html = admin_client.get(f"/admin/actions/{action.slug}/edit").get_data(as_text=True)
     assert f"/actions/{action.slug}/preview" in html
+
+
+def test_the_preview_is_never_kept_by_the_page_cache(app, client, admin, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_CACHE_SECONDS", 60)
+    action = make_action(publish=False, title="First title")
+    log_in(client, admin)
+    assert "First title" in client.get(f"/actions/{action.slug}/preview").get_data(
+        as_text=True)
+    action.title = "Second title"
+    db.session.commit()
+    again = client.get(f"/actions/{action.slug}/preview").get_data(as_text=True)
+    assert "Second title" in again
+    assert app.test_client().get(f"/actions/{action.slug}").status_code == 404
