@@ -38,7 +38,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from petitions.admin.display import language_choices, user_label
-from petitions.models import Action, Role, Scope, TermKind, User
+from petitions.models import Action, Role, Scope, Term, TermKind, User
 from petitions.services import topics
 from petitions.services.accounts import MAX_TOKEN_DAYS, MIN_PASSWORD_LENGTH
 from petitions.services.actions import LANGUAGES, SLUG_PATTERN, TargetInput
@@ -89,6 +89,10 @@ class TargetForm(Form):
                            email=(self.email.data or "").strip())
 
 
+def _retired_label(term: Term) -> str:
+    return str(_l("%(name)s (retired)", name=term.name))
+
+
 class ActionForm(FlaskForm):
     title = StringField(_l("Title"), validators=[
         DataRequired(_l("Please give the action a title.")), Length(max=200)])
@@ -123,14 +127,21 @@ class ActionForm(FlaskForm):
                                      widget=ListWidget(prefix_label=False),
                                      option_widget=CheckboxInput())
 
-    def __init__(self, *args: Any, assignable: list[User], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, assignable: list[User], action: Action | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organizers.choices = [SelectChoice(str(u.id), user_label(u)) for u in assignable]
-        self.topics.choices = [SelectChoice(t.key, t.name)
-                               for t in topics.terms(TermKind.TOPIC)]
-        self.region.choices = [SelectChoice("", _l("None")),
-                               *[SelectChoice(t.key, t.name)
-                                 for t in topics.terms(TermKind.REGION)]]
+        # The managed list, and the retired terms the action has (it may keep them).
+        kept_topics = set(action.topics or []) if action else set()
+        kept_region = action.region if action else ""
+        self.topics.choices = [
+            SelectChoice(t.key, _retired_label(t) if t.retired else t.name)
+            for t in topics.terms(TermKind.TOPIC, include_retired=True)
+            if not t.retired or t.key in kept_topics]
+        self.region.choices = [SelectChoice("", _l("None")), *[
+            SelectChoice(t.key, _retired_label(t) if t.retired else t.name)
+            for t in topics.terms(TermKind.REGION, include_retired=True)
+            if not t.retired or t.key == kept_region]]
         # Errors about the targets as a whole ("at least one"), shown above the rows.
         self.targets_errors: list[str] = []
         # The empty row that static/js/action-form.js copies for "add another target".

@@ -141,9 +141,10 @@ def edit_action(slug: str) -> Page:
     action = _action_or_404(slug)
     assignable = admin_queries.assignable_organizers(action.organizers)
     if request.method == "GET":
-        form = ActionForm(data=ActionForm.data_of(action), assignable=assignable)
+        form = ActionForm(data=ActionForm.data_of(action), assignable=assignable,
+                          action=action)
         return _render_action_form(form, action)
-    form = ActionForm(assignable=assignable)
+    form = ActionForm(assignable=assignable, action=action)
     shown = _form_only_step(form, action)
     if shown is not None:
         return shown

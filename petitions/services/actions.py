@@ -104,8 +104,9 @@ def suggest_slug(title: str) -> str:
     return slug
 
 
-def _check_fields(fields: dict[str, Any]) -> None:
-    """Validate the fields present in ``fields``; raise ActionError naming each bad one."""
+def _check_fields(fields: dict[str, Any], action: Action | None = None) -> None:
+    """Validate the fields present in ``fields`` (changes to ``action``, if given);
+    raise ActionError naming each bad one."""
     errors: dict[str, str] = {}
     if "slug" in fields:
         slug = fields["slug"]
@@ -136,7 +137,10 @@ def _check_fields(fields: dict[str, Any]) -> None:
     if "topics" in fields or "region" in fields:
         from petitions.services import topics  # it needs slugify from here
 
-        errors.update(topics.action_errors(fields.get("topics"), fields.get("region")))
+        errors.update(topics.action_errors(
+            fields.get("topics"), fields.get("region"),
+            kept_topics=action.topics or [] if action else [],
+            kept_region=action.region if action else ""))
     for name, message in text_errors(fields).items():
         errors.setdefault(name, message)
     if errors:
@@ -241,7 +245,7 @@ def update_action(action: Action, changes: dict[str, Any], *, actor: User | None
     Everything is checked before anything is changed, so a refused update leaves the
     action (and the session) as it was.
     """
-    _check_fields(changes)
+    _check_fields(changes, action)
     new_status = ActionStatus(changes["status"]) if "status" in changes else action.status
     if new_status != action.status:
         error = _transition_error(action, new_status)

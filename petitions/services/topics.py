@@ -53,21 +53,23 @@ def label(kind: TermKind, keys: Iterable[str]) -> list[str]:
     return [known.get(key, key) for key in keys]
 
 
-def action_errors(topics: object, region: object) -> dict[str, str]:
+def action_errors(topics: object, region: object, *, kept_topics: Iterable[str] = (),
+                  kept_region: str = "") -> dict[str, str]:
     """Why an action's topics or region can't be saved (nothing when they can): each
-    must be the key of a term on the list that is not retired."""
+    must be the key of a term on the list that is not retired, or one the action has
+    already (``kept_…``: a retired term stays where it is)."""
     errors: dict[str, str] = {}
     if topics is not None:
         if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
             errors["topics"] = "the topics must be a list of topic keys"
         else:
-            unknown = sorted(set(topics) - active_keys(TermKind.TOPIC))
+            unknown = sorted(set(topics) - active_keys(TermKind.TOPIC) - set(kept_topics))
             if unknown:
                 errors["topics"] = f"unknown topics: {', '.join(unknown)}"
     if region is not None:
         if not isinstance(region, str):
             errors["region"] = "the region must be a region key"
-        elif region and region not in active_keys(TermKind.REGION):
+        elif region and region != kept_region and region not in active_keys(TermKind.REGION):
             errors["region"] = f"unknown region: {region}"
     return errors
 

@@ -203,3 +203,27 @@ def test_a_choice_without_topics_marks_the_topic_boxes_invalid(client):
     box = parse_html(response.get_data(as_text=True)).find("input", name="topics")
     assert box.get("aria-invalid") == "true"
     assert box.get("aria-describedby") == "topics-error"
+
+
+def test_an_action_keeps_a_retired_topic_and_region_when_edited(client, admin):
+    torture = topics.add(TermKind.TOPIC, "Torture", actor=None)
+    asia = topics.add(TermKind.REGION, "Asia", actor=None)
+    action = make_action(publish=False)
+    action.topics, action.region = ["torture"], "asia"
+    db.session.commit()
+    topics.set_retired(torture, True, actor=None)
+    topics.set_retired(asia, True, actor=None)
+    log_in(client, admin)
+    url = f"/admin/actions/{action.slug}/edit"
+    page = parse_html(client.get(url).get_data(as_text=True))
+    box = page.find("input", name="topics", value="torture")
+    assert box is not None and "checked" in box.attrs
+    assert "Torture (retired)" in client.get(url).get_data(as_text=True)
+
+    response = post_form(client, url, action_form(slug=action.slug, topics=["torture"],
+                                                  region="asia"))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    kept = fresh(Action, action.id)
+    assert (kept.topics, kept.region) == (["torture"], "asia")
+    refused = post_form(client, "/admin/actions/new", action_form(region="asia"))
+    assert refused.status_code == 422  # not for a new action
