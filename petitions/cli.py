@@ -41,15 +41,20 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--demand", "demands", multiple=True, help="A demand; repeat for several.")
 @click.option("--deadline", callback=_parse_date, help="YYYY-MM-DD")
 @click.option("--language", default="en", show_default=True)
+@click.option("--topic", "topics", multiple=True,
+              help="A topic's key from the managed list; repeat for several.")
+@click.option("--region", default="", help="A region's key from the managed list.")
 @click.option("--publish", is_flag=True, help="Publish at once instead of keeping a draft.")
 def create_action(slug: str, title: str, target_name: str, target_email: str, goal: int,
                   body_file: click.utils.LazyFile, summary: str, demands: tuple[str, ...],
-                  deadline: date | None, language: str, publish: bool) -> None:
+                  deadline: date | None, language: str, topics: tuple[str, ...], region: str,
+                  publish: bool) -> None:
     """Create an action at /actions/SLUG."""
     try:
         action = actions_service.create_action(
             slug=slug, title=title, summary=summary, body=body_file.read(),
             demands=list(demands), goal=goal, deadline=deadline, language=language,
+            topics=list(topics), region=region,
             targets=[TargetInput(name=target_name, email=target_email)], publish=publish)
     except ActionError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -9,6 +9,7 @@ from petitions.admin import (  # noqa: E402,F401
     abuse_views,
     branding_views,
     privacy_views,
+    term_views,
     translation_views,
     views,
 )

@@ -38,15 +38,14 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from petitions.admin.display import language_choices, user_label
-from petitions.models import Action, Role, Scope, User
+from petitions.models import Action, Role, Scope, Term, TermKind, User
+from petitions.services import topics
 from petitions.services.accounts import MAX_TOKEN_DAYS, MIN_PASSWORD_LENGTH
 from petitions.services.actions import LANGUAGES, SLUG_PATTERN, TargetInput
 
-TARGET_ROWS = 5
 MAX_TARGET_ROWS = 50
 
-_SLUG_VALIDATORS = [
-    DataRequired(_l("Please give the action a slug.")),
+_SLUG_PATTERN_VALIDATORS = [
     Length(max=80),
     Regexp(SLUG_PATTERN, message=_l("Use lower-case letters, digits and single hyphens, "
                                     "e.g. free-the-journalists.")),
@@ -61,6 +60,10 @@ def _valid_email(form: Form, field: Field) -> None:
             validate_email(field.data, check_deliverability=False)
         except EmailNotValidError as exc:
             raise ValidationError(_l("This is not a valid email address.")) from exc
+
+
+_SLUG_VALIDATORS = [DataRequired(_l("Please give the action a slug.")),
+                    *_SLUG_PATTERN_VALIDATORS]
 
 
 class TargetForm(Form):
@@ -86,11 +89,18 @@ class TargetForm(Form):
                            email=(self.email.data or "").strip())
 
 
+def _retired_label(term: Term) -> str:
+    return str(_l("%(name)s (retired)", name=term.name))
+
+
 class ActionForm(FlaskForm):
     title = StringField(_l("Title"), validators=[
         DataRequired(_l("Please give the action a title.")), Length(max=200)])
-    slug = StringField(_l("Slug: the end of the action's address, e.g. free-the-journalists"),
-                       validators=_SLUG_VALIDATORS)
+    # Left empty, it is made from the title (services.actions.suggest_slug); in a
+    # browser static/js/slug.js fills it in while the title is typed.
+    slug = StringField(_l("Slug: the end of the action's address, e.g. "
+                          "free-the-journalists (left empty, it is made from the title)"),
+                       validators=[Optional(), *_SLUG_PATTERN_VALIDATORS])
     summary = TextAreaField(_l("Summary (shown in lists and when shared)"),
                             validators=[Length(max=500)])
     body = TextAreaField(_l("Appeal text (Markdown)"), validators=[Length(max=100_000)])
@@ -99,13 +109,16 @@ class ActionForm(FlaskForm):
         InputRequired(_l("Please give a goal.")),
         NumberRange(min=1, max=1_000_000_000,
                     message=_l("The goal must be a whole number of at least 1."))])
-    deadline = DateField(_l("Deadline (optional)"), validators=[Optional()])
+    deadline = DateField(_l("Deadline (optional, YYYY-MM-DD)"), validators=[Optional()])
     language = SelectField(_l("Language"), default="en",
                            choices=[SelectChoice(code, label, render_kw={"lang": code})
                                     for code, label in language_choices(LANGUAGES)])
-    targets = FieldList(FormField(TargetForm), min_entries=TARGET_ROWS,
-                        max_entries=MAX_TARGET_ROWS)
-    # Only on the edit form (see admin/action_form.html): defences and retention.
+    topics = SelectMultipleField(_l("Topics (network members who follow one are alerted)"),
+                                 widget=ListWidget(prefix_label=False),
+                                 option_widget=CheckboxInput())
+    region = SelectField(_l("Region"), default="")
+    targets = FieldList(FormField(TargetForm), min_entries=1, max_entries=MAX_TARGET_ROWS)
+    # Defences and retention.
     proof_of_work = BooleanField(_l("Ask signers' browsers to solve a small puzzle "
                                     "(against floods of fake signatures; needs JavaScript)"))
     keep_data = BooleanField(_l("Keep the signers' data after the action closes "
@@ -114,11 +127,25 @@ class ActionForm(FlaskForm):
                                      widget=ListWidget(prefix_label=False),
                                      option_widget=CheckboxInput())
 
-    def __init__(self, *args: Any, assignable: list[User], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, assignable: list[User], action: Action | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organizers.choices = [SelectChoice(str(u.id), user_label(u)) for u in assignable]
+        # The managed list, and the retired terms the action has (it may keep them).
+        kept_topics = set(action.topics or []) if action else set()
+        kept_region = action.region if action else ""
+        self.topics.choices = [
+            SelectChoice(t.key, _retired_label(t) if t.retired else t.name)
+            for t in topics.terms(TermKind.TOPIC, include_retired=True)
+            if not t.retired or t.key in kept_topics]
+        self.region.choices = [SelectChoice("", _l("None")), *[
+            SelectChoice(t.key, _retired_label(t) if t.retired else t.name)
+            for t in topics.terms(TermKind.REGION, include_retired=True)
+            if not t.retired or t.key == kept_region]]
         # Errors about the targets as a whole ("at least one"), shown above the rows.
         self.targets_errors: list[str] = []
+        # The empty row that static/js/action-form.js copies for "add another target".
+        self.target_template = TargetForm(prefix="targets-__index__-")
 
     @classmethod
     def data_of(cls, action: Action) -> dict[str, Any]:
@@ -131,6 +158,7 @@ class ActionForm(FlaskForm):
                         for t in action.targets],
             "organizers": [u.id for u in action.organizers],
             "proof_of_work": action.proof_of_work, "keep_data": action.keep_data,
+            "topics": list(action.topics or []), "region": action.region,
         }
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -161,7 +189,11 @@ class ActionForm(FlaskForm):
             "goal": self.goal.data,
             "deadline": self.deadline.data,
             "language": self.language.data,
+            "topics": list(self.topics.data or []),
+            "region": self.region.data or "",
             "targets": self.target_inputs(),
+            "proof_of_work": bool(self.proof_of_work.data),
+            "keep_data": bool(self.keep_data.data),
         }
 
     def add_service_errors(self, errors: dict[str, str]) -> None:
@@ -244,8 +276,8 @@ class AuditFilterForm(FlaskForm):
                        validators=[Optional(), Length(max=64)])
     object_type = SelectField(_l("Object type"), default="")
     object_id = StringField(_l("Object id"), validators=[Optional(), Length(max=64)])
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("Until"), validators=[Optional()])
+    since = DateField(_l("From (YYYY-MM-DD)"), validators=[Optional()])
+    until = DateField(_l("Until (YYYY-MM-DD)"), validators=[Optional()])
 
     def __init__(self, *args: Any, users: list[User], object_types: list[str],
                  **kwargs: Any) -> None:

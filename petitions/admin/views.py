@@ -119,9 +119,13 @@ def new_action() -> Page:
         return shown
     if not form.validate():
         return _render_action_form(form, None, 422)
+    fields = form.fields_for_service()
+    # Left empty (no JavaScript, or a title in another script), the slug is made from
+    # the title by the rule static/js/action-form.js follows.
+    fields["slug"] = fields["slug"] or actions_service.suggest_slug(fields["title"])
     try:
         action = actions_service.create_action(
-            **form.fields_for_service(),
+            **fields,
             organizers=admin_queries.users_by_ids(form.organizers.data or []),
             actor=current_user, via="web")
     except ActionError as exc:
@@ -137,17 +141,16 @@ def edit_action(slug: str) -> Page:
     action = _action_or_404(slug)
     assignable = admin_queries.assignable_organizers(action.organizers)
     if request.method == "GET":
-        form = ActionForm(data=ActionForm.data_of(action), assignable=assignable)
+        form = ActionForm(data=ActionForm.data_of(action), assignable=assignable,
+                          action=action)
         return _render_action_form(form, action)
-    form = ActionForm(assignable=assignable)
+    form = ActionForm(assignable=assignable, action=action)
     shown = _form_only_step(form, action)
     if shown is not None:
         return shown
     if not form.validate():
         return _render_action_form(form, action, 422)
     changes = {**form.fields_for_service(),
-               "proof_of_work": bool(form.proof_of_work.data),
-               "keep_data": bool(form.keep_data.data),
                "organizers": admin_queries.users_by_ids(form.organizers.data or [])}
     try:
         actions_service.update_action(action, changes, actor=current_user, via="web")

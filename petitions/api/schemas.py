@@ -205,6 +205,14 @@ _COMMON_FIELDS: dict[str, Field] = {
     "goal": Field({"type": "integer", "minimum": 1, "maximum": 1_000_000_000}, _integer),
     "deadline": Field({"type": ["string", "null"], "format": "date"}, _deadline),
     "language": Field({"type": "string", "enum": list(LANGUAGES)}, _choice(LANGUAGES)),
+    "topics": Field({"type": "array", "items": {"type": "string", "maxLength": 64},
+                     "description": "Keys of topics on the managed list (admin console, "
+                                    "Topics and regions); network members who follow one "
+                                    "are alerted. They replace the action's topics."},
+                    _string_list),
+    "region": Field({"type": "string", "maxLength": 64,
+                     "description": "The key of a region on the managed list, or an "
+                                    "empty string for none."}, _string),
     "organizers": Field({"type": "array",
                          "items": {"type": "string", "format": "email"},
                          "description": "Addresses of active organizer accounts; they "

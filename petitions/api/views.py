@@ -42,6 +42,8 @@ def action_json(action: Action, counts: Counts) -> dict[str, Any]:
         "goal": action.goal,
         "deadline": action.deadline.isoformat() if action.deadline else None,
         "language": action.language,
+        "topics": list(action.topics or []),
+        "region": action.region,
         "signature_count": counts.total,
         "url": external_url("public.action", slug=action.slug),
     }

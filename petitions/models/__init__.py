@@ -27,6 +27,7 @@ from petitions.models.outbox import OutboundEmail, OutboxKind, OutboxStatus
 from petitions.models.paper import PaperBatch, PaperSignature
 from petitions.models.signatures import Signature, SignatureStatus
 from petitions.models.throttles import LoginThrottle
+from petitions.models.topics import Term, TermKind
 from petitions.models.types import utcnow
 from petitions.models.users import (
     ApiToken,
@@ -75,6 +76,8 @@ __all__ = [
     "Suppression",
     "SuppressionReason",
     "Target",
+    "Term",
+    "TermKind",
     "Update",
     "UpdateKind",
     "UpdateStatus",

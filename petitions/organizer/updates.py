@@ -12,7 +12,7 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from petitions.auth.access import managed_action_or_abort
-from petitions.models import Action, Update, User
+from petitions.models import Action, Update, UpdateStatus, User
 from petitions.organizer import bp
 from petitions.services import updates
 from petitions.services.actions import render_markdown_offline
@@ -90,6 +90,70 @@ def update_detail(slug: str, update_id: int) -> str:
     return render_template("organizer/updates_detail.html", action=action, update=update,
                            body_html=render_markdown_offline(update.body), form=ActionForm(),
                            report=updates.report(update), audience=updates.audience(action))
+
+
+def _refused(action: Action, update: Update, exc: updates.UpdateError) -> Response:
+    flash("; ".join(exc.errors.values()))
+    return redirect(url_for("organizer.update_detail", slug=action.slug,
+                            update_id=update.id), code=303)
+
+
+@bp.route("/actions/<slug>/updates/<int:update_id>/edit", methods=["GET", "POST"])
+@login_required
+def update_edit(slug: str, update_id: int) -> tuple[str, int] | Response:
+    """Change a draft; once sending has started the page says it can't be changed."""
+    action, update = _load(slug, update_id)
+    assert update is not None
+    form = UpdateForm(formdata=request.form if request.method == "POST" else None,
+                      data={"subject": update.subject, "body": update.body,
+                            "public": update.public})
+    preview = None
+    status = 200
+    if update.status != UpdateStatus.DRAFT:
+        return _refused(action, update, updates.UpdateError({"update": gettext(
+            "Sending has started: the update can no longer be changed or deleted.")}))
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        elif "preview" in request.form:
+            preview = render_markdown_offline(form.body.data or "")
+        else:
+            try:
+                updates.edit_update(update, _user(), form.subject.data or "",
+                                    form.body.data or "", public=form.public.data)
+            except updates.UpdateError as exc:
+                if "update" in exc.errors:
+                    return _refused(action, update, exc)
+                for name, message in exc.errors.items():
+                    getattr(form, name).errors = [*getattr(form, name).errors, message]
+                status = 422
+            else:
+                flash(gettext("Your changes are saved."))
+                return redirect(url_for("organizer.update_detail", slug=action.slug,
+                                        update_id=update.id), code=303)
+    return render_template("organizer/updates_form.html", action=action, form=form,
+                           preview=preview, update=update), status
+
+
+@bp.route("/actions/<slug>/updates/<int:update_id>/delete", methods=["GET", "POST"])
+@login_required
+def update_delete(slug: str, update_id: int) -> str | Response:
+    """Delete a draft, after a confirmation; refused once sending has started."""
+    action, update = _load(slug, update_id)
+    assert update is not None
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            updates.delete_update(update, _user())
+        except updates.UpdateError as exc:
+            return _refused(action, update, exc)
+        flash(gettext("The draft is deleted."))
+        return redirect(url_for("organizer.updates_list", slug=action.slug), code=303)
+    if update.status != UpdateStatus.DRAFT:
+        return _refused(action, update, updates.UpdateError({"update": gettext(
+            "Sending has started: the update can no longer be changed or deleted.")}))
+    return render_template("organizer/updates_delete.html", action=action, update=update,
+                           form=form)
 
 
 @bp.post("/actions/<slug>/updates/<int:update_id>/test")

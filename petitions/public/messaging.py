@@ -43,8 +43,8 @@ class PreferencesForm(FlaskForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         topics, regions = network.options()
-        self.topics.choices = [SelectChoice(t) for t in topics]
-        self.regions.choices = [SelectChoice(r) for r in regions]
+        self.topics.choices = [SelectChoice(key, name) for key, name in topics]
+        self.regions.choices = [SelectChoice(key, name) for key, name in regions]
 
     def choice(self) -> network.Choice:
         return network.clean_choice(self.scope.data != "chosen", self.topics.data or [],

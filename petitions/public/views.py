@@ -7,11 +7,13 @@ import io
 from datetime import date, datetime
 
 import segno
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from petitions import botcheck, page_cache
+from petitions.auth.access import managed_action_or_abort
 from petitions.extensions import csrf
 from petitions.i18n import direction, format_ago
 from petitions.models import Action, utcnow
@@ -43,7 +45,7 @@ def _load(slug: str) -> Action:
 
 
 def _render_action(action: Action, form: SignatureForm, status: int = 200,
-                   closed_message: bool = False) -> tuple[str, int]:
+                   closed_message: bool = False, preview: bool = False) -> tuple[str, int]:
     locale = str(get_locale())
     texts = public_page.texts_for(action, locale)
     return render_template(
@@ -57,7 +59,7 @@ def _render_action(action: Action, form: SignatureForm, status: int = 200,
         letters=[letter_text(action, Addressee(t.name, t.title, t.organization))
                  for t in action.targets],
         action_url=external_url("public.action", slug=action.slug),
-        text_direction_of=direction, now=utcnow()), status
+        text_direction_of=direction, now=utcnow(), preview=preview), status
 
 
 @bp.get("/")
@@ -118,6 +120,20 @@ def _submit(action: Action, form: SignatureForm, locale: str) -> Submitted:
         getattr(form, exc.field).errors.append(str(exc))
         return Submitted.INVALID
     return Submitted.SIGNED
+
+
+@bp.get("/actions/<slug>/preview")
+@login_required
+def preview(slug: str) -> Response:
+    """A draft (or any action) as the public will see it, for its admins and organizers:
+    marked as a preview, never indexed, never cached, and its form signs nothing."""
+    action = managed_action_or_abort(slug, current_user._get_current_object())  # type: ignore[attr-defined]
+    page, status = _render_action(action, SignatureForm(locale=str(get_locale())),
+                                  preview=True)
+    response = make_response(page, status)
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
 
 
 @bp.get("/actions/<slug>/check-email")

@@ -6,6 +6,7 @@ Every change made by a person goes through here and lands in the audit log.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, astuple, dataclass
 from datetime import date
@@ -97,8 +98,29 @@ def render_markdown_offline(text: str) -> str:
                      link_rel="noopener noreferrer nofollow")
 
 
-def _check_fields(fields: dict[str, Any]) -> None:
-    """Validate the fields present in ``fields``; raise ActionError naming each bad one."""
+def slugify(text: str, max_length: int = 80) -> str:
+    """Lower-case ASCII letters and digits parted by single hyphens, from ``text``:
+    accents dropped (é → e), everything else a hyphen; empty for a text with no Latin
+    letter or digit. static/js/slug.js applies the same rule in the browser."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-")
+
+
+def suggest_slug(title: str) -> str:
+    """A free slug for an action called ``title``: ``slugify(title)``, or for a title in
+    another script "action-" and the date; with "-2", "-3"… when taken."""
+    base = slugify(title, 72) or f"action-{date.today():%Y%m%d}"
+    slug, number = base, 1
+    while db.session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
+        number += 1
+        slug = f"{base}-{number}"
+    return slug
+
+
+def _check_fields(fields: dict[str, Any], action: Action | None = None) -> None:
+    """Validate the fields present in ``fields`` (changes to ``action``, if given);
+    raise ActionError naming each bad one."""
     errors: dict[str, str] = {}
     if "slug" in fields:
         slug = fields["slug"]
@@ -126,6 +148,13 @@ def _check_fields(fields: dict[str, Any]) -> None:
         target_error = _check_targets(fields["targets"])
         if target_error:
             errors["targets"] = target_error
+    if "topics" in fields or "region" in fields:
+        from petitions.services import topics  # it needs slugify from here
+
+        errors.update(topics.action_errors(
+            fields.get("topics"), fields.get("region"),
+            kept_topics=action.topics or [] if action else [],
+            kept_region=action.region if action else ""))
     for name, message in text_errors(fields).items():
         errors.setdefault(name, message)
     if errors:
@@ -183,23 +212,31 @@ def snapshot(action: Action) -> dict[str, Any]:
                     for t in action.targets],
         "organizers": sorted(u.id for u in action.organizers),
         "proof_of_work": action.proof_of_work, "keep_data": action.keep_data,
+        "topics": list(action.topics or []), "region": action.region,
     }
 
 
 def create_action(*, slug: str, title: str, targets: list[TargetInput], goal: int,
                   body: str = "", summary: str = "", demands: list[str] | None = None,
                   deadline: date | None = None, language: str = "en",
+                  topics: list[str] | None = None, region: str = "",
+                  proof_of_work: bool = False, keep_data: bool = False,
                   publish: bool = False, organizers: list[User] | None = None,
                   actor: User | None = None, via: str = "cli") -> Action:
-    # Every field, through the same checks as an update.
+    """A new action (a draft unless ``publish``); every field goes through the same
+    checks as an update."""
+    topics = sorted(set(topics)) if isinstance(topics, list) else topics
     _check_fields({"slug": slug, "title": title, "targets": targets, "goal": goal,
                    "body": body, "summary": summary, "demands": demands or [],
-                   "deadline": deadline, "language": language})
+                   "deadline": deadline, "language": language,
+                   "topics": topics or [], "region": region})
     if db.session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
         raise SlugTakenError(f"the slug {slug!r} is taken", field="slug")
     action = Action(slug=slug, title=title.strip(), summary=summary.strip(), body=body,
                     demands=_join_demands(demands), goal=goal, deadline=deadline,
                     language=language, status=ActionStatus.DRAFT,
+                    topics=list(topics or []), region=region,
+                    proof_of_work=proof_of_work, keep_data=keep_data,
                     targets=_targets(targets), organizers=list(organizers or []))
     if publish:
         _set_status(action, ActionStatus.PUBLISHED)
@@ -223,7 +260,7 @@ def update_action(action: Action, changes: dict[str, Any], *, actor: User | None
     Everything is checked before anything is changed, so a refused update leaves the
     action (and the session) as it was.
     """
-    _check_fields(changes)
+    _check_fields(changes, action)
     new_status = ActionStatus(changes["status"]) if "status" in changes else action.status
     if new_status != action.status:
         error = _transition_error(action, new_status)
@@ -242,9 +279,11 @@ def update_action(action: Action, changes: dict[str, Any], *, actor: User | None
         if name in changes:
             setattr(action, name, changes[name].strip())
     for name in ("slug", "body", "goal", "deadline", "language", "proof_of_work",
-                 "keep_data"):
+                 "keep_data", "region"):
         if name in changes:
             setattr(action, name, changes[name])
+    if "topics" in changes:
+        action.topics = sorted(set(changes["topics"]))
     if "demands" in changes:
         action.demands = _join_demands(changes["demands"])
     if "targets" in changes:
@@ -291,7 +330,7 @@ def clone_action(source: Action, *, slug: str, actor: User | None, via: str = "w
     return create_action(
         slug=slug, title=source.title, summary=source.summary, body=source.body,
         demands=source.demand_list, goal=source.goal, deadline=None,
-        language=source.language,
+        language=source.language, topics=list(source.topics or []), region=source.region,
         targets=[TargetInput(t.name, t.title, t.organization, t.email) for t in source.targets],
         organizers=list(source.organizers), actor=actor, via=via)
 

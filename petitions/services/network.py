@@ -20,8 +20,6 @@ from sqlalchemy.exc import IntegrityError
 
 from petitions.extensions import db
 from petitions.models import (
-    Action,
-    ActionStatus,
     OutboundEmail,
     OutboxKind,
     OutboxStatus,
@@ -29,9 +27,10 @@ from petitions.models import (
     SubscriberStatus,
     Suppression,
     SuppressionReason,
+    TermKind,
     utcnow,
 )
-from petitions.services import outbox, suppression
+from petitions.services import outbox, suppression, topics
 from petitions.services.mail import Draft, PermanentMailError
 from petitions.services.signing import email_digest, new_token, normalize_email, token_digest
 from petitions.urls import external_url
@@ -56,26 +55,22 @@ class Choice:
     regions: list[str]
 
 
-def options() -> tuple[list[str], list[str]]:
-    """The topics and regions of the actions launched so far, to choose from."""
-    topics: set[str] = set()
-    regions: set[str] = set()
-    for action_topics, region in db.session.execute(
-            select(Action.topics, Action.region).where(Action.status != ActionStatus.DRAFT)):
-        topics.update(t for t in action_topics or [] if t)
-        if region:
-            regions.add(region)
-    return sorted(topics), sorted(regions)
+def options() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The topics and regions to choose from, as (key, name): the managed list
+    (``services.topics``), without the retired terms."""
+    return ([(t.key, t.name) for t in topics.terms(TermKind.TOPIC)],
+            [(t.key, t.name) for t in topics.terms(TermKind.REGION)])
 
 
-def clean_choice(all_actions: bool, topics: list[str], regions: list[str]) -> Choice:
-    known_topics, known_regions = options()
-    topics = sorted({t for t in topics if t in known_topics})
+def clean_choice(all_actions: bool, chosen_topics: list[str], regions: list[str]) -> Choice:
+    known_topics, known_regions = (dict(kind) for kind in options())
+    chosen_topics = sorted({t for t in chosen_topics if t in known_topics})
     regions = sorted({r for r in regions if r in known_regions})
-    if not all_actions and not topics and not regions:
+    if not all_actions and not chosen_topics and not regions:
         raise NetworkError("topics",
                            gettext("Choose every action, or at least one topic or region."))
-    return Choice(all_actions, [] if all_actions else topics, [] if all_actions else regions)
+    return Choice(all_actions, [] if all_actions else chosen_topics,
+                  [] if all_actions else regions)
 
 
 def subscribe(address: str, choice: Choice, locale: str = "en") -> bool:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from petitions.extensions import db
@@ -87,6 +87,42 @@ def create_update(action: Action, author: User, subject: str, body: str, *,
                  after={"action_id": action.id, "public": public})
     db.session.commit()
     return update
+
+
+def _draft_for_change(update: Update) -> Update:
+    """The update locked for a change, if it is still a draft; refused once sending
+    has started (the lock makes a "send" at the same instant wait, then see it)."""
+    locked = db.session.scalar(select(Update).where(Update.id == update.id)
+                               .with_for_update().execution_options(populate_existing=True))
+    if locked is None or locked.status != UpdateStatus.DRAFT:
+        db.session.rollback()
+        raise UpdateError({"update": gettext(
+            "Sending has started: the update can no longer be changed or deleted.")})
+    return locked
+
+
+def edit_update(update: Update, actor: User, subject: str, body: str, *,
+                public: bool = True) -> Update:
+    """Change a draft update before it is sent (committed, audited)."""
+    subject, body = _validate(subject, body)
+    update = _draft_for_change(update)
+    before = {"subject": update.subject, "body": update.body, "public": update.public}
+    update.subject, update.body, update.public = subject, body, public
+    audit.record("update.edit", "update", update.id, actor=actor, before=before,
+                 after={"subject": subject, "body": body, "public": public})
+    db.session.commit()
+    return update
+
+
+def delete_update(update: Update, actor: User) -> None:
+    """Delete a draft update that was never sent (committed, audited); the tests sent
+    to its author go with it."""
+    update = _draft_for_change(update)
+    audit.record("update.delete", "update", update.id, actor=actor,
+                 before={"action_id": update.action_id, "subject": update.subject})
+    db.session.execute(delete(OutboundEmail).where(OutboundEmail.update_id == update.id))
+    db.session.delete(update)
+    db.session.commit()
 
 
 def get(action: Action, update_id: int) -> Update | None:

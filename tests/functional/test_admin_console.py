@@ -103,7 +103,12 @@ def test_admin_creates_an_action_with_two_targets_and_an_organizer(admin_client,
     page = admin_client.get(NEW)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert value_of(html, "targets-4-name") == ""  # five target rows to fill
+    # One target block to fill, no empty ones, and the block "add another" copies.
+    assert value_of(html, "targets-0-name") == ""
+    assert not any(e.get("name") == "targets-1-name" for e in parse_html(html).find_all())
+    template = parse_html(html).find("template", id="target-template")
+    assert template is not None
+    assert template.find("input", name="targets-__index__-name") is not None
     assert "Omar Organizer &lt;omar@staff.example&gt;" in html  # decrypted for the admin
 
     response = post_form(admin_client, NEW, action_form(organizers=[str(organizer.id)]))
@@ -551,7 +556,7 @@ def test_the_audit_log_is_paginated(admin_client, admin):
 
 def admin_urls(app: Flask, action: Action, user: User) -> list[tuple[str, str]]:
     values = {"slug": action.slug, "status": "published", "user_id": user.id, "token_id": 1,
-              "suppression_id": 1, "rule_id": 1}
+              "suppression_id": 1, "rule_id": 1, "term_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):

@@ -199,6 +199,6 @@ def test_an_admin_switches_proof_of_work_on_and_it_is_audited(client: FlaskClien
     assert changed.after is not None and changed.after["proof_of_work"] is True
     db.session.expire_all()
     assert db.session.get(Action, action.id).proof_of_work is True  # type: ignore[union-attr]
-    # The new-action form has no such switch: it is set once the action exists.
+    # The new-action form has the same switch (issue 15: the same options as editing).
     assert parse_html(client.get("/admin/actions/new").get_data(as_text=True)).find(
-        "input", name="proof_of_work") is None
+        "input", name="proof_of_work") is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -107,7 +108,7 @@ BAD_ACTIONS = [
     ({"slug": "-leading"}, "slug"),
     ({"slug": "trailing-"}, "slug"),
     ({"slug": "under_score"}, "slug"),
-    ({"slug": ""}, "slug"),
+    ({"slug": ""}, "slug"),  # the admin form suggests one; the service takes none
     ({"slug": "a" * 81}, "slug"),
     ({"title": "   "}, "title"),
     ({"goal": 0}, "goal"),
@@ -175,3 +176,23 @@ def test_published_actions_are_listed_nearest_deadline_first_open_ended_last(app
     actions.close_action(closed)
     assert [a.slug for a in actions.list_published()] == [
         soon.slug, middle.slug, later.slug, open_ended.slug]
+
+
+def test_slugify_keeps_latin_letters_and_digits_and_drops_accents():
+    assert actions.slugify("Free the journalists!") == "free-the-journalists"
+    assert actions.slugify("  Libérez Ahmed — maintenant (2026) ") == (
+        "liberez-ahmed-maintenant-2026")
+    assert actions.slugify("Straße & Çağla") == "strae-cagla"  # what NFKD can't spell goes
+    assert actions.slugify("آزادی برای روزنامه‌نگاران") == ""
+    assert actions.slugify("a" * 100) == "a" * 80
+    assert actions.slugify("word " * 30, 12) == "word-word-wo"
+
+
+def test_suggest_slug_falls_back_for_other_scripts_and_avoids_taken_slugs(app):
+    assert actions.suggest_slug("Free the journalists") == "free-the-journalists"
+    make_action(slug="free-the-journalists")
+    make_action(slug="free-the-journalists-2")
+    assert actions.suggest_slug("Free the journalists") == "free-the-journalists-3"
+    persian = actions.suggest_slug("آزادی برای روزنامه‌نگاران")
+    assert re.fullmatch(r"action-\d{8}", persian)
+    assert actions.SLUG_PATTERN.match(persian)
