@@ -350,8 +350,8 @@ def test_the_console_erases_paper_signatures_and_names_delivered_packages(
                                     "confirm_erase": "y", "paper_name": "Ørjan Ståle"},
                          follow_redirects=True)
     page = erased.get_data(as_text=True)
-    assert "Erased 1 paper signature(s)." in page
-    assert "Rebuilt 1 delivery package(s) without this person." in page
+    assert "Erased 1 paper signature." in page
+    assert "Rebuilt 1 delivery package without this person." in page
     assert f"delivery {sent.id}." in page
     assert counting.counts(action.id).paper == 0
 
