@@ -64,8 +64,8 @@ def test_the_branded_action_page_with_its_picture(new_page, live_server, app: Fl
     hero = page.locator("figure.hero img")
     hero.evaluate("img => img.decode()")
     assert hero.evaluate(LOADED) and hero.get_attribute("alt") == ALT
-    assert page.locator("header img.brand-logo").evaluate(LOADED)
-    assert page.locator("header").inner_text().strip() == "Friends of the Detained"
+    assert page.locator("header.site-header img.brand-logo").evaluate(LOADED)
+    assert page.locator("header.site-header").inner_text().strip() == "Friends of the Detained"
     colour = page.locator(".sign button[type=submit]").evaluate(
         "el => getComputedStyle(el).backgroundColor")
     assert colour == "rgb(26, 95, 180)"
