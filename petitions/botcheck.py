@@ -109,6 +109,7 @@ ACTIVE_FIELD = "bc_active_ms"
 ACTIVE_MAX_MS = 24 * 3600 * 1000
 # Typing a name and an address in a second is fast but human (autofill, pasting).
 PLAUSIBLE_ACTIVE_MS = 1000
+TOO_FAST = "form sent too fast"  # the reason logged, and the one that keeps the time
 
 
 class Verdict(enum.Enum):
@@ -296,9 +297,6 @@ def check(form: Mapping[str, str], owner: PuzzleOwner | GuardedForm,
         log.info("A form of %s shown again to be sent again (%s)", guarded_form.scope,
                  reason)
     return verdict
-
-
-TOO_FAST = "form sent too fast"
 
 
 def _judge(form: Mapping[str, str], guarded_form: GuardedForm,
