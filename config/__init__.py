@@ -185,7 +185,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Honeypot field, single-use form stamp with a minimum fill time, and proof of "
             "work on the signing and network forms."),
     Setting("BOT_MIN_FILL_SECONDS", float, 3.0,
-            "A form sent sooner than this after it was shown is shown again, to be sent again."),
+            "A form sent sooner than this after it was shown is shown again, to be sent again "
+            "(unless its proof of work is solved after a second of typing)."),
     Setting("BOT_STAMP_MAX_AGE_SECONDS", int, 7200,
             "A form sent later than this after it was shown is shown again, to be sent again."),
     Setting("NETWORK_PROOF_OF_WORK", _bool, True,

@@ -7,10 +7,10 @@ the urgent-action network are guarded by three checks, all switched off together
 - a honeypot: a text field people never see (hidden by CSS, out of the tab order,
   hidden from screen readers) that form-filling scripts fill in;
 - a stamp: the form carries the time it was shown and a random id, signed with the
-  ``SECRET_KEY``. A form sent back sooner than ``BOT_MIN_FILL_SECONDS`` was not typed
-  by a person; a stamp older than ``BOT_STAMP_MAX_AGE_SECONDS`` is refused, and so is
-  a stamp sent a second time (the ids used are kept in the rate limiter's storage,
-  Redis in production, for the stamp's lifetime);
+  ``SECRET_KEY``. A form sent back sooner than ``BOT_MIN_FILL_SECONDS`` may not have
+  been typed by a person; a stamp older than ``BOT_STAMP_MAX_AGE_SECONDS`` is refused,
+  and so is a stamp sent a second time (the ids used are kept in the rate limiter's
+  storage, Redis in production, for the stamp's lifetime);
 - for actions an admin marks ``proof_of_work``, and for the network form unless
   ``NETWORK_PROOF_OF_WORK=false``: a small proof of work in the manner of ALTCHA. The
   server picks a salt and a secret number, and sends SHA-256(salt + number) with an
@@ -26,6 +26,17 @@ gets the answer a person gets and stores nothing, so a script learns nothing fro
 the response. What a person may well send (a form sent very fast by autofill, kept
 open for hours, sent twice, or a puzzle from another session) gets the form back
 with the input kept and a message asking to send it again.
+
+The time a person takes is counted from their first interaction with the form, not
+only from the page load: ``pow.js`` notes when the visitor first focuses, types in,
+or touches the form, and sends how long ago that was (``ACTIVE_FIELD``, in ms). That
+is a claim of the browser, so it only ever relaxes the minimum fill time, and only
+together with a solved proof of work (the real cost to a bot): a form whose stamp is
+younger than ``BOT_MIN_FILL_SECONDS`` is accepted when the puzzle is solved and the
+visitor was busy with the form for at least ``PLAUSIBLE_ACTIVE_MS``; otherwise it is
+shown again, never dropped. The form shown again keeps the first stamp's time (a new
+id), so a person who sends it again once the minimum time has passed since they first
+saw the form is accepted even without the script.
 """
 
 from __future__ import annotations
@@ -93,6 +104,12 @@ STAMP_FIELD = "form_stamp"
 POW_FIELD = "pow_solution"
 POW_ALGORITHM = "SHA-256"
 POW_LIFETIME_SECONDS = 3600
+# How long (ms) the visitor was busy with the form, as their browser counts it.
+ACTIVE_FIELD = "bc_active_ms"
+ACTIVE_MAX_MS = 24 * 3600 * 1000
+# Typing a name and an address in a second is fast but human (autofill, pasting).
+PLAUSIBLE_ACTIVE_MS = 1000
+TOO_FAST = "form sent too fast"  # the reason logged, and the one that keeps the time
 
 
 class Verdict(enum.Enum):
@@ -251,6 +268,15 @@ def _read_stamp(stamp: str) -> tuple[float, str] | None:
     return 0.0, ""  # signed by us in another shape (an older release): long expired
 
 
+def _active_ms(form: Mapping[str, str]) -> int:
+    """How long the browser says the visitor was busy with the form: 0 unless it is a
+    whole number of milliseconds, clamped to a day."""
+    raw = form.get(ACTIVE_FIELD, "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        return 0
+    return min(int(raw), ACTIVE_MAX_MS)
+
+
 def check(form: Mapping[str, str], owner: PuzzleOwner | GuardedForm,
           now: float | None = None) -> Verdict:
     """Judge a posted form. Logs why a bot was suspected, never who."""
@@ -260,6 +286,10 @@ def check(form: Mapping[str, str], owner: PuzzleOwner | GuardedForm,
     guarded_form = guarded(owner)
     current = now if now is not None else time.time()
     verdict, reason = _judge(form, guarded_form, current)
+    if verdict is Verdict.SEND_AGAIN and reason == TOO_FAST and has_request_context():
+        # The form shown again counts from when the person first saw it.
+        stamp = _read_stamp(form.get(STAMP_FIELD, ""))
+        g.bot_check_shown = stamp[0] if stamp else None
     if verdict is Verdict.BOT:
         log.info("A form of %s taken for a bot (%s); nothing stored", guarded_form.scope,
                  reason)
@@ -281,8 +311,11 @@ def _judge(form: Mapping[str, str], guarded_form: GuardedForm,
     max_age = config["BOT_STAMP_MAX_AGE_SECONDS"]
     if not stamp_id or now - shown > max_age:
         return Verdict.SEND_AGAIN, "form stamp expired"
-    if now - shown < config["BOT_MIN_FILL_SECONDS"]:
-        return Verdict.SEND_AGAIN, "form sent too fast"
+    if now - shown < config["BOT_MIN_FILL_SECONDS"] and not (
+            guarded_form.proof_of_work and form.get(POW_FIELD, "")
+            and _active_ms(form) >= PLAUSIBLE_ACTIVE_MS):
+        # Too fast for the stamp, and no busy person with a solved puzzle to vouch.
+        return Verdict.SEND_AGAIN, TOO_FAST
     if not _first_use("stamp", stamp_id, math.ceil(max_age)):
         return Verdict.SEND_AGAIN, "form stamp used before"
     if not guarded_form.proof_of_work:
@@ -319,8 +352,9 @@ def form_fields(owner: PuzzleOwner | GuardedForm) -> dict[str, Any]:
         "enabled": enabled,
         "honeypot": HONEYPOT_FIELD,
         "stamp_field": STAMP_FIELD,
-        "stamp": issue_stamp() if enabled else "",
+        "stamp": issue_stamp(g.get("bot_check_shown")) if enabled else "",
         "pow_field": POW_FIELD,
+        "active_field": ACTIVE_FIELD,
         "network": guarded_form.scope == NETWORK_SCOPE,  # its texts speak of joining
         "challenge": (issue_challenge(guarded_form)
                       if enabled and guarded_form.proof_of_work else None),

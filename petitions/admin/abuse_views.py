@@ -134,7 +134,7 @@ def remove_block_rule(rule_id: int) -> Page:
 def invalidate_signatures() -> Page:
     """Two steps: the criteria give a count to check, then "strike them out" acts."""
     form = InvalidateForm(formdata=request.form if request.method == "POST" else None)
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("admin/abuse_invalidate.html", form=form, count=None), 200
     if not form.validate_on_submit():
         return render_template("admin/abuse_invalidate.html", form=form, count=None), 422

@@ -55,7 +55,7 @@ def _render_image_page(action: Action, form: ActionImageForm, status: int = 200)
 def action_image(slug: str) -> Page:
     """Upload or replace the action's hero picture, or change its alt text."""
     action = _action_or_404(slug)
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_image_page(action, ActionImageForm(data={"alt": action.image_alt}))
     form = ActionImageForm()
     if not form.validate():
@@ -110,7 +110,7 @@ def _render_branding(form: BrandingForm, status: int = 200) -> Page:
 @bp.route("/branding", methods=["GET", "POST"])
 @admin_required
 def branding_settings() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":
         row = branding.stored()
         data = {} if row is None else {
             "organization_name": row.organization_name, "primary_colour": row.primary_colour,

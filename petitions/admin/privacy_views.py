@@ -41,7 +41,7 @@ def _page(form: SubjectForm, status: int = 200) -> tuple[str, int]:
 @admin_required
 def privacy_requests() -> Page:
     form = SubjectForm(formdata=request.form if request.method == "POST" else None)
-    if request.method == "GET":
+    if request.method != "POST":
         return _page(form)
     if not form.validate_on_submit():
         return _page(form, 422)

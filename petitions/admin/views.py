@@ -112,7 +112,7 @@ def _form_only_step(form: ActionForm, action: Action | None) -> tuple[str, int] 
 @admin_required
 def new_action() -> Page:
     form = ActionForm(assignable=admin_queries.assignable_organizers())
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_action_form(form, None)
     shown = _form_only_step(form, None)
     if shown is not None:
@@ -140,7 +140,7 @@ def new_action() -> Page:
 def edit_action(slug: str) -> Page:
     action = _action_or_404(slug)
     assignable = admin_queries.assignable_organizers(action.organizers)
-    if request.method == "GET":
+    if request.method != "POST":
         form = ActionForm(data=ActionForm.data_of(action), assignable=assignable,
                           action=action)
         return _render_action_form(form, action)
@@ -177,8 +177,8 @@ def preview() -> tuple[str, int, dict[str, str]]:
 @admin_required
 def clone_action(slug: str) -> Page:
     source = _action_or_404(slug)
-    form = CloneForm(data={"slug": f"{source.slug}-copy"} if request.method == "GET" else None)
-    if request.method == "GET":
+    form = CloneForm(data={"slug": f"{source.slug}-copy"} if request.method != "POST" else None)
+    if request.method != "POST":
         return render_template("admin/clone.html", form=form, source=source), 200
     if not form.validate():
         return render_template("admin/clone.html", form=form, source=source), 422
@@ -243,7 +243,7 @@ def _render_new_user(form: NewUserForm, status: int = 200) -> tuple[str, int]:
 @admin_required
 def new_user() -> Page:
     form = NewUserForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_new_user(form)
     if not form.validate():
         return _render_new_user(form, 422)
@@ -263,7 +263,7 @@ def new_user() -> Page:
 @admin_required
 def edit_user(user_id: int) -> Page:
     user = _user_or_404(user_id)
-    if request.method == "GET":
+    if request.method != "POST":
         form = EditUserForm(data={"name": user.name or "", "role": str(user.role),
                                   "active": user.active})
         return render_template("admin/user_edit.html", form=form, user=user), 200
@@ -455,7 +455,7 @@ def suppression_search() -> Page:
 @admin_required
 def suppressions() -> Page:
     form = SuppressionForm(formdata=request.form if request.method == "POST" else None)
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_suppressions(form)
     if not form.validate():
         return _render_suppressions(form, 422)

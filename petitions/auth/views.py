@@ -96,7 +96,7 @@ def login_code() -> Response | tuple[str, int]:
     if record is None:
         return _log_in_again()
     form = CodeForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("auth/login_code.html", form=form), 200
     if not form.validate_on_submit():
         return render_template("auth/login_code.html", form=form), 422
@@ -138,7 +138,7 @@ def login_enrol() -> Response:
         return _log_in_again()
     user = record.user
     form = EnrolForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return _enrolment_page("auth/login_enrol.html", user, form, 200)
     if not form.validate_on_submit():
         return _enrolment_page("auth/login_enrol.html", user, form, 422)
@@ -161,7 +161,7 @@ def account_two_factor() -> Response:
         return _not_stored((render_template(
             "auth/two_factor.html", codes_left=two_factor.unused_recovery_codes(user)), 200))
     form = EnrolForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return _enrolment_page("auth/account_enrol.html", user, form, 200)
     if not form.validate_on_submit():
         return _enrolment_page("auth/account_enrol.html", user, form, 422)
@@ -186,7 +186,7 @@ def logout() -> Response:
 @login_required
 def change_password() -> Response | tuple[str, int]:
     form = PasswordForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("auth/password.html", form=form), 200
     if not form.validate_on_submit():
         return render_template("auth/password.html", form=form), 422

@@ -151,7 +151,7 @@ def _render_paper(action: Action, form: PaperUploadForm, status: int = 200,
 def paper_upload(slug: str) -> tuple[str, int]:
     action = _action(slug)
     form = PaperUploadForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_paper(action, form)
     if not form.validate_on_submit():
         return _render_paper(action, form, 422)
@@ -226,7 +226,7 @@ def _render_delivery_confirm(action: Action, form: DeliveryRequestForm,
 def delivery_request(slug: str) -> Response | tuple[str, int]:
     action = _action(slug)
     form = DeliveryRequestForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_delivery_confirm(action, form)
     try:
         delivery = deliveries.request_delivery(action, actor=_user(), via="web",

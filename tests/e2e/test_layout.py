@@ -14,7 +14,7 @@ from petitions.extensions import db
 from petitions.i18n import LANGUAGES
 from tests.e2e.conftest import axe_violations, screenshot
 from tests.factories import age_signature, confirmation_token, make_action, make_signature
-from tests.security_factories import bot_checks_on
+from tests.security_factories import bot_checks_on, limits_on
 
 pytestmark = pytest.mark.e2e
 
@@ -115,6 +115,22 @@ def test_no_public_page_scrolls_sideways(new_page, live_server, app: Flask,
     page.wait_for_selector(".error-summary")
     if scroll_width(page) != width:
         wide["action-errors"] = scroll_width(page)
+
+    # The page of too many requests: the network form sent twice, with a limit of one.
+    limits_on(app, monkeypatch, NETWORK_RATE_LIMIT="1 per hour")
+    monkeypatch.setitem(app.config, "NETWORK_PROOF_OF_WORK", False)
+    page.goto(f"{live_server}/network?lang={lang}")
+    statuses = []
+    for _ in range(2):
+        with page.expect_navigation() as sent:
+            page.locator("form[action$='/network'] button[type=submit]").click()
+        statuses.append(sent.value.status)
+    assert statuses[1] == 429, statuses
+    assert page.locator("html").get_attribute("lang") == lang
+    if lang in SCREENSHOT_LANGUAGES:
+        screenshot(page, f"{lang}-too-many-requests")
+    if scroll_width(page) != width:
+        wide["too-many-requests"] = scroll_width(page)
     assert wide == {}, f"pages wider than {width} px in {lang}: {wide}"
 
 

@@ -202,3 +202,94 @@ def test_an_admin_switches_proof_of_work_on_and_it_is_audited(client: FlaskClien
     # The new-action form has the same switch (issue 15: the same options as editing).
     assert parse_html(client.get("/admin/actions/new").get_data(as_text=True)).find(
         "input", name="proof_of_work") is not None
+
+
+# A fast human: the time counts from the first interaction, and is never a silent drop.
+
+def fast_post(client: FlaskClient, action: Action, shown_ago: float = 0.5,
+              **changes: str):  # type: ignore[no-untyped-def]
+    """A submission whose form was shown ``shown_ago`` seconds ago (less than the
+    minimum fill time of 3 s unless told otherwise)."""
+    url = f"/actions/{action.slug}"
+    fields = hidden_fields(client, url)
+    fields[botcheck.STAMP_FIELD] = botcheck.issue_stamp(time.time() - shown_ago)
+    return client.post(url, data={**fields, **form_data(), **changes})
+
+
+@pytest.mark.usefixtures("checks")
+def test_the_form_asks_the_browser_for_the_time_spent_on_it(client: FlaskClient) -> None:
+    page = parse_html(client.get(f"/actions/{pow_action().slug}").get_data(as_text=True))
+    field = page.find("input", name=botcheck.ACTIVE_FIELD)
+    assert field is not None and field.get("type") == "hidden"
+    assert field.get("value") == "0"
+
+
+@pytest.mark.usefixtures("checks")
+def test_a_busy_person_with_the_puzzle_solved_signs_before_the_minimum_time(
+        app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typed fast (1.5 s of interaction), the stamp younger than BOT_MIN_FILL_SECONDS:
+    the solved proof of work pays for it, the signature is taken."""
+    monkeypatch.setitem(app.config, "POW_MAX_NUMBER", 2000)
+    action = pow_action()
+    solution = botcheck.solve(page_challenge(client, action))
+    response = fast_post(client, action, shown_ago=1.5, **{botcheck.POW_FIELD: solution,
+                                                           botcheck.ACTIVE_FIELD: "1500"})
+    assert response.status_code == 303
+    assert signatures() == 1
+
+
+@pytest.mark.usefixtures("checks")
+@pytest.mark.parametrize("claim", ["", "200", "999", "-5000", "1e9",
+                                   "\uff11\uff15\uff10\uff10", "x" * 40])
+def test_a_fast_form_without_a_plausible_interaction_is_shown_again(
+        app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, claim: str) -> None:
+    """Autofilled and sent at once (or a claim that is no number of ms): the form again,
+    input kept, never a drop; the puzzle alone does not make a form typed."""
+    monkeypatch.setitem(app.config, "POW_MAX_NUMBER", 2000)
+    action = pow_action()
+    solution = botcheck.solve(page_challenge(client, action))
+    assert shown_again(fast_post(client, action, **{botcheck.POW_FIELD: solution,
+                                                    botcheck.ACTIVE_FIELD: claim}))
+    assert signatures() == 0
+
+
+@pytest.mark.usefixtures("checks")
+def test_the_browser_claim_alone_never_lets_a_fast_form_through(client: FlaskClient) -> None:
+    """Without a proof of work the claimed time is nothing but a claim: shown again."""
+    action = make_action()
+    assert shown_again(fast_post(client, action, **{botcheck.ACTIVE_FIELD: "60000"}))
+    assert signatures() == 0
+
+
+@pytest.mark.usefixtures("checks")
+def test_a_page_left_open_and_filled_in_a_second_signs(client: FlaskClient) -> None:
+    """Opened an hour ago, pasted and sent in a second (no interaction time sent, no
+    script): the stamp's age is what counts."""
+    action = make_action()
+    response = fast_post(client, action, shown_ago=3600, **{botcheck.ACTIVE_FIELD: "0"})
+    assert response.status_code == 303
+    assert signatures() == 1
+
+
+@pytest.mark.usefixtures("checks")
+def test_the_form_shown_again_counts_from_when_it_was_first_shown(
+        app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sent too fast, the form comes back with a stamp of the first showing (a new id):
+    sent again once the minimum time has passed since then, it is accepted."""
+    action = make_action()
+    first = botcheck.issue_stamp(time.time() - 1)
+    url = f"/actions/{action.slug}"
+    fields = {**hidden_fields(client, url), **form_data(), botcheck.STAMP_FIELD: first}
+    response = client.post(url, data=fields)
+    assert shown_again(response)
+    page = parse_html(response.get_data(as_text=True))
+    stamp_field = page.find("input", name=botcheck.STAMP_FIELD)
+    assert stamp_field is not None
+    again = stamp_field.get("value") or ""
+    assert again and again != first
+    # Half a second later, the minimum time (here 0.5 s) has passed since the first
+    # showing though not since the second: a fresh stamp would be refused.
+    monkeypatch.setitem(app.config, "BOT_MIN_FILL_SECONDS", 0.5)
+    response = client.post(url, data={**fields, botcheck.STAMP_FIELD: again})
+    assert response.status_code == 303
+    assert signatures() == 1
