@@ -20,6 +20,7 @@ import select as io_select
 import smtplib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import BaseHeader
 from email.message import EmailMessage
@@ -259,33 +260,30 @@ def build_message(row: OutboundEmail) -> EmailMessage:
     if row.kind != OutboxKind.CONFIRMATION or row.signature is None:
         raise PermanentMailError(f"nothing to send for a {row.kind} email without a signature")
     signature = row.signature
-    action = signature.action
     token = json.loads(row.payload or "{}").get("token")
     if not token:
         raise PermanentMailError("the confirmation token is missing")
-    context = {
-        "signature": signature,
-        "action": action,
-        "confirm_url": external_url("public.confirm_signature", token=token),
-        "action_url": external_url("public.action", slug=action.slug),
-        "not_me_url": external_url("public.not_me",
-                                   token=reminders.not_me_token(signature)),
-    }
+    return _assemble(row, signer_draft(
+        signature, "confirmation",
+        lambda title: gettext("Please confirm your signature: %(title)s", title=title),
+        confirm_url=external_url("public.confirm_signature", token=token),
+        not_me_url=external_url("public.not_me", token=reminders.not_me_token(signature))))
+
+
+def signer_draft(signature: Signature, template: str, subject: Callable[[str], str],
+                 **links: str) -> Draft:
+    """A message to a signer about the action they signed, in the language they signed
+    in: ``emails/<template>.txt`` and ``.html`` get the signature, the action, its
+    address and ``links``; ``subject`` is given the action's title in that language."""
+    action = signature.action
+    context = {"signature": signature, "action": action,
+               "action_url": external_url("public.action", slug=action.slug), **links}
     with force_locale(signature.locale):
-        subject = gettext("Please confirm your signature: %(title)s",
-                          title=public_page.texts_for(action, signature.locale).title)
-        text = render_template("emails/confirmation.txt", **context)
-        html = render_template("emails/confirmation.html", **context)
-    message = EmailMessage()
-    message["Subject"] = header_text(subject)
-    message["From"] = _fixed_header("From", branding.sender())
-    message["To"] = formataddr((header_text(f"{signature.first_name} {signature.last_name}"),
-                                _ascii_address(signature.email)))
-    message["Message-ID"] = _message_id(row.id)
-    message["Auto-Submitted"] = _fixed_header("Auto-Submitted", "auto-generated")
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+        return Draft(
+            to_name=f"{signature.first_name} {signature.last_name}", to_address=signature.email,
+            subject=subject(public_page.texts_for(action, signature.locale).title),
+            text=render_template(f"emails/{template}.txt", **context),
+            html=render_template(f"emails/{template}.html", **context))
 
 
 def _assemble(row: OutboundEmail, draft: Draft) -> EmailMessage:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask import current_app
+from flask_babel import gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -29,8 +29,8 @@ from petitions.models import (
     SuppressionReason,
     utcnow,
 )
-from petitions.services import counting, outbox, public_page, suppression
-from petitions.services.mail import Draft, PermanentMailError
+from petitions.services import counting, outbox, suppression
+from petitions.services.mail import Draft, PermanentMailError, signer_draft
 from petitions.services.signing import new_token
 from petitions.urls import external_url
 
@@ -124,15 +124,8 @@ def reminder_draft(row: OutboundEmail) -> Draft:
     token = json.loads(row.payload or "{}").get("token")
     if signature is None or not token:
         raise PermanentMailError("the reminder has no signature or token")
-    action = signature.action
-    context = {"signature": signature, "action": action,
-               "confirm_url": external_url("public.confirm_signature", token=token),
-               "not_me_url": external_url("public.not_me", token=not_me_token(signature)),
-               "action_url": external_url("public.action", slug=action.slug)}
-    with force_locale(signature.locale):
-        return Draft(
-            to_name=f"{signature.first_name} {signature.last_name}", to_address=signature.email,
-            subject=gettext("Reminder: please confirm your signature: %(title)s",
-                            title=public_page.texts_for(action, signature.locale).title),
-            text=render_template("emails/reminder.txt", **context),
-            html=render_template("emails/reminder.html", **context))
+    return signer_draft(
+        signature, "reminder",
+        lambda title: gettext("Reminder: please confirm your signature: %(title)s", title=title),
+        confirm_url=external_url("public.confirm_signature", token=token),
+        not_me_url=external_url("public.not_me", token=not_me_token(signature)))

@@ -18,8 +18,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
-from flask_babel import force_locale, get_locale, gettext
+from flask import current_app
+from flask_babel import get_locale, gettext
 from sqlalchemy import Insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -33,9 +33,8 @@ from petitions.models import (
     SignatureStatus,
     utcnow,
 )
-from petitions.services import counting, outbox, public_page
+from petitions.services import counting, outbox
 from petitions.services.retention import ANONYMIZED
-from petitions.urls import external_url
 
 if TYPE_CHECKING:
     from petitions.services.mail import Draft
@@ -369,18 +368,11 @@ def signed_again_draft(row: OutboundEmail) -> Draft:
     """The notice to a confirmed signer that someone signed again with their address
     (see ``mail.build_message``), in the signer's language."""
     # Imported here: the mail service imports the suppression list, which imports this.
-    from petitions.services.mail import Draft, PermanentMailError
+    from petitions.services.mail import PermanentMailError, signer_draft
 
-    signature = row.signature
-    if signature is None:
+    if row.signature is None:
         raise PermanentMailError("the notice has no signature")
-    action = signature.action
-    context = {"signature": signature, "action": action,
-               "action_url": external_url("public.action", slug=action.slug)}
-    with force_locale(signature.locale):
-        return Draft(
-            to_name=f"{signature.first_name} {signature.last_name}", to_address=signature.email,
-            subject=gettext("Someone signed again with your address: %(title)s",
-                            title=public_page.texts_for(action, signature.locale).title),
-            text=render_template("emails/signed_again.txt", **context),
-            html=render_template("emails/signed_again.html", **context))
+    return signer_draft(
+        row.signature, "signed_again",
+        lambda title: gettext("Someone signed again with your address: %(title)s",
+                              title=title))
