@@ -7,6 +7,7 @@ logged in: an admin without two-factor login can do nothing but enrol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import segno
@@ -130,24 +131,36 @@ def _recovery_codes_page(codes: list[str], next_page: str) -> Response:
                                         next_page=next_page), 200))
 
 
+def _enrol(user: User, template: str, *,
+           wrong_code_ends_login: Callable[[], bool] | None = None) -> list[str] | Response:
+    """The enrolment form on ``template``: its page, shown again with the error, or,
+    once the first code is right, the new recovery codes. ``wrong_code_ends_login``
+    counts a wrong code against a login waiting for it, and says when it must start
+    again."""
+    form = EnrolForm()
+    if request.method != "POST":
+        return _enrolment_page(template, user, form, 200)
+    if not form.validate_on_submit():
+        return _enrolment_page(template, user, form, 422)
+    codes = two_factor.enrol(user, form.code.data or "")
+    if codes is not None:
+        return codes
+    if wrong_code_ends_login is not None and wrong_code_ends_login():
+        return _log_in_again()
+    form.code.errors.append(gettext("This code is not right. Please try again."))
+    return _enrolment_page(template, user, form, 422)
+
+
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 def login_enrol() -> Response:
     """An admin without two-factor login, after the right password: set it up first."""
     record = _pending(staff_sessions.ENROL)
     if record is None:
         return _log_in_again()
-    user = record.user
-    form = EnrolForm()
-    if request.method != "POST":
-        return _enrolment_page("auth/login_enrol.html", user, form, 200)
-    if not form.validate_on_submit():
-        return _enrolment_page("auth/login_enrol.html", user, form, 422)
-    codes = two_factor.enrol(user, form.code.data or "")
-    if codes is None:
-        if staff_sessions.count_failed_code(record):
-            return _log_in_again()
-        form.code.errors.append(gettext("This code is not right. Please try again."))
-        return _enrolment_page("auth/login_enrol.html", user, form, 422)
+    codes = _enrol(record.user, "auth/login_enrol.html",
+                   wrong_code_ends_login=lambda: staff_sessions.count_failed_code(record))
+    if not isinstance(codes, list):
+        return codes
     _complete_login(record)
     return _recovery_codes_page(codes, _safe_next(request.args.get("next")))
 
@@ -160,15 +173,9 @@ def account_two_factor() -> Response:
     if user.has_two_factor:
         return _not_stored((render_template(
             "auth/two_factor.html", codes_left=two_factor.unused_recovery_codes(user)), 200))
-    form = EnrolForm()
-    if request.method != "POST":
-        return _enrolment_page("auth/account_enrol.html", user, form, 200)
-    if not form.validate_on_submit():
-        return _enrolment_page("auth/account_enrol.html", user, form, 422)
-    codes = two_factor.enrol(user, form.code.data or "")
-    if codes is None:
-        form.code.errors.append(gettext("This code is not right. Please try again."))
-        return _enrolment_page("auth/account_enrol.html", user, form, 422)
+    codes = _enrol(user, "auth/account_enrol.html")
+    if not isinstance(codes, list):
+        return codes
     return _recovery_codes_page(codes, url_for("organizer.dashboard"))
 
 
